@@ -1,0 +1,78 @@
+"""Policy numbers from DOMAIN.md with their defaults; admins override them per community in admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Q
+
+
+@dataclass(frozen=True)
+class PolicyDefault:
+    key: str
+    value: Decimal
+    unit: str
+    description: str
+    source: str
+
+
+DOMAIN = "DOMAIN.md (county and city implementation plans 2017-2025; national function guide 2025)"
+
+DEFAULTS = {
+    p.key: p
+    for p in [
+        PolicyDefault("county_visit_rate_target", Decimal("0.90"), "ratio", "县域就诊率目标 County visit rate target", DOMAIN),
+        PolicyDefault("grassroots_visit_share_target", Decimal("0.65"), "ratio",
+                      "基层就诊率目标 Grassroots visit share target", DOMAIN),
+        PolicyDefault("out_of_county_inpatient_share_drop", Decimal("0.02"), "ratio/year",
+                      "县外住院占比年降幅 Yearly fall of out-of-county inpatient share", DOMAIN),
+        PolicyDefault("contract_coverage_target", Decimal("0.30"), "ratio", "家庭医生签约率目标 Contract coverage", DOMAIN),
+        PolicyDefault("contract_key_population_target", Decimal("0.60"), "ratio",
+                      "重点人群签约率目标 Key-population contract coverage", DOMAIN),
+        PolicyDefault("reserved_slot_share", Decimal("0.20"), "ratio",
+                      "预留号源床位比例 Share of slots reserved for family-doctor referrals", DOMAIN),
+        PolicyDefault("ecg_turnaround_minutes", Decimal("30"), "min", "心电诊断时限 ECG report turnaround", DOMAIN),
+        PolicyDefault("critical_value_ack_minutes", Decimal("15"), "min",
+                      "危急值确认时限 Critical value acknowledgement before escalation", "issue #4 default"),
+        PolicyDefault("insurance_budget_share", Decimal("0.95"), "ratio",
+                      "医保基金打包比例 Share of the pooled fund given as the per-capita budget", DOMAIN),
+        PolicyDefault("essential_medicine_share_target", Decimal("0.50"), "ratio",
+                      "基本药物使用占比 Essential medicines share of drugs used", DOMAIN),
+        PolicyDefault("township_reimbursement_target", Decimal("0.80"), "ratio",
+                      "乡镇住院实际报销比 Township inpatient actual reimbursement", DOMAIN),
+        PolicyDefault("poor_in_policy_reimbursement_target", Decimal("0.90"), "ratio",
+                      "贫困人口政策内报销比 Registered-poor in-policy reimbursement", DOMAIN),
+        PolicyDefault("vaccination_coverage_target", Decimal("0.90"), "ratio", "疫苗接种率 Vaccination coverage", DOMAIN),
+        PolicyDefault("elderly_age", Decimal("65"), "years", "老年人年龄 Age of the elderly key population", DOMAIN),
+        PolicyDefault("child_max_age", Decimal("6"), "years", "儿童重点人群年龄上限 Child key population age", DOMAIN),
+    ]
+}
+
+
+def get(key: str, community_id: int | None = None) -> Decimal:
+    """The number in force for a community: its own row, else the default row, else the code default."""
+    from .models import Policy
+
+    rows = dict(
+        Policy.objects.filter(Q(community_id=community_id) | Q(community__isnull=True), key=key)
+        .values_list("community_id", "value")
+    )
+    if community_id in rows:
+        return rows[community_id]
+    if None in rows:
+        return rows[None]
+    return DEFAULTS[key].value
+
+
+def sync_defaults() -> int:
+    """Create the default rows that are missing; never overwrite an admin's edit."""
+    from .models import Policy
+
+    existing = set(Policy.objects.filter(community__isnull=True).values_list("key", flat=True))
+    Policy.objects.bulk_create(
+        Policy(key=d.key, value=d.value, unit=d.unit, description=d.description, source=d.source)
+        for d in DEFAULTS.values()
+        if d.key not in existing
+    )
+    return len(DEFAULTS) - len(existing)

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from countycare.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("fhir/", include("countycare.fhir_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("countycare.web.urls")),
+]
