@@ -1,4 +1,4 @@
-"""On PostgreSQL the audit table refuses UPDATE and DELETE at the database level, not only in the ORM."""
+"""The audit table refuses UPDATE and DELETE at the database level, not only in the ORM (PostgreSQL and SQLite)."""
 
 from django.db import migrations
 
@@ -20,14 +20,29 @@ DROP FUNCTION IF EXISTS core_auditevent_append_only();
 """
 
 
+SQLITE_CREATE = [
+    """CREATE TRIGGER core_auditevent_no_update BEFORE UPDATE ON core_auditevent
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+    """CREATE TRIGGER core_auditevent_no_delete BEFORE DELETE ON core_auditevent
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+]
+SQLITE_DROP = ["DROP TRIGGER IF EXISTS core_auditevent_no_update", "DROP TRIGGER IF EXISTS core_auditevent_no_delete"]
+
+
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE)
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_CREATE:
+            schema_editor.execute(statement)
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP)
+    elif schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_DROP:
+            schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
