@@ -1,0 +1,85 @@
+"""Pages that belong to no single domain app: the role home, a resident's own entry, the audit trail."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from countycare.core.codes import AGGREGATE_ONLY_ROLES, CLINICAL_ROLES, KeyPopulation, OrganizationType, Role
+from countycare.core.models import AuditEvent
+from countycare.registry.models import Organization, ResidentTag
+from countycare.registry.queries import visible_residents
+from countycare.registry.scope import covered_organization_ids
+
+from .access import ADMIN_ROLES, PATIENT_ROLES, REGISTER_ROLES, roles_required
+from .forms import AuditFilterForm
+
+AUDIT_PAGE_SIZE = 50
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role == Role.RESIDENT:
+        return redirect("my_record")
+    if user.role in AGGREGATE_ONLY_ROLES:
+        return TemplateResponse(
+            request, "web/home_bureau.html", {"org_counts": _org_counts(user.community_id)}
+        )
+    context: dict[str, object] = {
+        "can_register": user.role in REGISTER_ROLES,
+        "can_search": user.role in PATIENT_ROLES,
+    }
+    if user.role in PATIENT_ROLES:
+        in_scope = visible_residents(user)
+        by_tag = dict(
+            ResidentTag.objects.filter(resident__in=in_scope)
+            .values_list("tag")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        context["resident_total"] = in_scope.count()
+        context["tag_counts"] = [(tag, label, by_tag.get(tag, 0)) for tag, label in KeyPopulation.choices]
+    if user.role in CLINICAL_ROLES:
+        context["covered"] = Organization.objects.filter(id__in=covered_organization_ids(user)).order_by(
+            "division_code", "id"
+        )
+    else:
+        context["org_counts"] = _org_counts(user.community_id)
+    return TemplateResponse(request, "web/home.html", context)
+
+
+def _org_counts(community_id: int | None) -> list[tuple[str, str, int]]:
+    by_type = dict(
+        Organization.objects.filter(community_id=community_id, active=True)
+        .values_list("org_type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [(code, label, by_type[code]) for code, label in OrganizationType.choices if by_type.get(code)]
+
+
+@login_required
+def my_record(request: HttpRequest) -> HttpResponse:
+    """A resident's entry point: their own profile (a staff user has no 'own record' here)."""
+    user = request.user
+    if user.role != Role.RESIDENT:
+        return redirect("home")
+    if user.resident_id is None:
+        return TemplateResponse(request, "web/no_record.html", {})
+    return redirect("registry:resident_detail", resident_uuid=user.resident.uuid)
+
+
+@roles_required(ADMIN_ROLES)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The community's audit trail, newest first, filtered by user, action, resident and day."""
+    form = AuditFilterForm(request.GET or None)
+    events = AuditEvent.objects.filter(community_id=request.user.community_id)
+    if form.is_valid():
+        events = form.apply(events)
+    page = Paginator(events.order_by("-id"), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return TemplateResponse(request, "web/audit_log.html", {"form": form, "page": page})
