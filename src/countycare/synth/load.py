@@ -1,0 +1,215 @@
+"""Bulk loading of generated rows into the Django tables, without the ORM per row.
+
+PostgreSQL: `COPY ... FROM STDIN` through psycopg's `cursor.copy()`. SQLite: `executemany` inside the
+caller's transaction. Rows are plain tuples in the order of the column names the caller declares; the
+column names are checked against the model's `_meta`, so a model change that adds a required column
+fails here loudly instead of loading half a row.
+
+Primary keys are reserved in blocks (`reserve_ids`) so that generators can refer to rows (a resident's
+household, a tag's resident) before they are loaded. Later generators (a year of encounters, referrals,
+exams) use the same loader.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model
+
+Converter = Callable[[Any], Any] | None
+
+
+@dataclass
+class TableStats:
+    table: str
+    rows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+class BulkLoader:
+    def __init__(self, using: str = "default") -> None:
+        self.connection = connections[using]
+        self.vendor = self.connection.vendor
+        self.stats: dict[str, TableStats] = {}
+        self._next_id: dict[str, int] = {}
+        self.rebuild_seconds = 0.0
+        self._columns_checked: dict[tuple[str, tuple[str, ...]], list[Converter]] = {}
+
+    # --- keys ---------------------------------------------------------------------------------------------
+    def reserve_ids(self, model: type[Model], count: int) -> int:
+        """The first of `count` consecutive primary keys nobody else will be given."""
+        if count <= 0:
+            return 0
+        table = model._meta.db_table
+        pk = model._meta.pk.column
+        with self.connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk])
+                sequence = cursor.fetchone()[0]
+                cursor.execute("SELECT nextval(%s)", [sequence])
+                first = cursor.fetchone()[0]
+                if count > 1:
+                    cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
+                return int(first)
+            if table not in self._next_id:
+                quoted = self.connection.ops.quote_name(table)
+                cursor.execute(f"SELECT COALESCE(MAX({self.connection.ops.quote_name(pk)}), 0) FROM {quoted}")
+                highest = cursor.fetchone()[0]
+                cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+                row = cursor.fetchone()
+                self._next_id[table] = max(highest, row[0] if row else 0) + 1
+            first = self._next_id[table]
+            self._next_id[table] = first + count
+            return first
+
+    # --- rows ---------------------------------------------------------------------------------------------
+    def _converters(self, model: type[Model], columns: Sequence[str]) -> list[Converter]:
+        key = (model._meta.label, tuple(columns))
+        if key in self._columns_checked:
+            return self._columns_checked[key]
+        fields = {f.column: f for f in model._meta.concrete_fields}
+        unknown = [c for c in columns if c not in fields]
+        if unknown:
+            raise ValueError(f"{model._meta.label} has no column(s) {', '.join(unknown)}")
+        missing = [
+            f.column for f in fields.values() if f.column not in columns and not f.null and not f.primary_key
+        ]
+        if missing:
+            raise ValueError(f"{model._meta.label}: required column(s) not supplied: {', '.join(missing)}")
+        converters: list[Converter] = []
+        for column in columns:
+            kind = fields[column].get_internal_type()
+            converters.append(self._converter(kind))
+        self._columns_checked[key] = converters
+        return converters
+
+    def _converter(self, kind: str) -> Converter:
+        if kind == "JSONField":
+            return lambda v: json.dumps(v, ensure_ascii=False)
+        if self.vendor != "sqlite":
+            return None
+        ops = self.connection.ops
+        if kind == "UUIDField":
+            return lambda v: v if v is None or isinstance(v, str) else v.hex
+        if kind == "DateField":
+            return lambda v: v.isoformat() if v is not None else None
+        if kind == "DateTimeField":
+            return ops.adapt_datetimefield_value
+        if kind == "BooleanField":
+            return lambda v: int(v) if v is not None else None
+        return None
+
+    def load(
+        self,
+        model: type[Model],
+        columns: Sequence[str],
+        rows: Iterable[tuple[Any, ...]],
+        on_chunk: Callable[[int], None] | None = None,
+        chunk: int = 20_000,
+    ) -> int:
+        """Insert the rows; returns how many. `on_chunk(n)` is called as rows go in (for a progress bar)."""
+        converters = self._converters(model, columns)
+        if any(converters):
+            pairs = list(enumerate(converters))
+            rows = (tuple(c(row[i]) if c else row[i] for i, c in pairs) for row in rows)
+        table = model._meta.db_table
+        stats = self.stats.setdefault(table, TableStats(table))
+        started = time.perf_counter()
+        quote = self.connection.ops.quote_name
+        column_list = ", ".join(quote(c) for c in columns)
+        count = 0
+        with self.connection.cursor() as cursor:
+            if self.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {quote(table)} ({column_list}) FROM STDIN") as copy:
+                    write = copy.write_row
+                    for row in rows:
+                        write(row)
+                        count += 1
+                        if on_chunk and count % chunk == 0:
+                            on_chunk(chunk)
+            else:
+                sql = f"INSERT INTO {quote(table)} ({column_list}) VALUES ({', '.join('?' * len(columns))})"
+                raw = cursor.cursor  # the sqlite3 cursor: executemany without Django's per-row formatting
+                batch: list[tuple[Any, ...]] = []
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) == chunk:
+                        raw.executemany(sql, batch)
+                        count += len(batch)
+                        batch.clear()
+                        if on_chunk:
+                            on_chunk(chunk)
+                if batch:
+                    raw.executemany(sql, batch)
+                    count += len(batch)
+        if on_chunk and count % chunk:
+            on_chunk(count % chunk)
+        stats.rows += count
+        stats.seconds += time.perf_counter() - started
+        return count
+
+    @contextmanager
+    def indexes_deferred(self, expected_rows: dict[type[Model], int]) -> Iterator[None]:
+        """On PostgreSQL, drop the secondary indexes and foreign keys of tables about to receive more rows
+        than they hold, and build them again after the load: one index build and one join to validate
+        each key cost far less than maintaining them row by row (the way pg_restore loads). Must run
+        inside the loading transaction: other sessions wait on these tables until it commits, and a
+        failure rolls the drops back with everything else. Definitions are read back from the catalog,
+        so what is recreated is exactly what the migrations made."""
+        if self.vendor != "postgresql":
+            yield
+            return
+        quote = self.connection.ops.quote_name
+        rebuild: list[str] = []
+        with self.connection.cursor() as cursor:
+            # keys cannot be dropped while rows checked at commit are pending: check those now
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for model, rows in expected_rows.items():
+                table = model._meta.db_table
+                cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quote(table)} LIMIT %s) s", [rows])
+                if cursor.fetchone()[0] >= rows:
+                    continue
+                cursor.execute(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+                    [table],
+                )
+                for name, definition in cursor.fetchall():
+                    cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+                    rebuild.append(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+                cursor.execute(
+                    "SELECT i.relname, pg_get_indexdef(i.oid) "
+                    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                    "WHERE x.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                    "WHERE c.conrelid = x.indrelid AND c.conindid = x.indexrelid) ORDER BY i.relname",
+                    [table],
+                )
+                for name, definition in cursor.fetchall():
+                    cursor.execute(f"DROP INDEX {quote(name)}")
+                    rebuild.insert(0, definition)  # indexes first, then the keys
+        yield
+        with self.connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for statement in rebuild:
+                started = time.perf_counter()
+                cursor.execute(statement)
+                self.rebuild_seconds += time.perf_counter() - started
+
+    def analyze(self, models: Iterable[type[Model]]) -> None:
+        """Fresh planner statistics after a bulk load (without them PostgreSQL misjudges the new rows)."""
+        quote = self.connection.ops.quote_name
+        with self.connection.cursor() as cursor:
+            for model in models:
+                cursor.execute(f"ANALYZE {quote(model._meta.db_table)}")
