@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from countycare.core.models import Community
+from countycare.synth.demo import demo_password, ensure_demo_users
+from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
+
+DEMO_POPULATION = 3000
+
+
+class Command(BaseCommand):
+    help = "Set up and serve a demo: migrate, generate a small county, create one user per role"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--population",
+            type=int,
+            default=DEMO_POPULATION,
+            help=f"residents of the demo county (default {DEMO_POPULATION})",
+        )
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+        parser.add_argument(
+            "--data-dir", help="where the SQLite database and secret key live (default ./var)"
+        )
+        parser.add_argument("--no-serve", action="store_true", help="set up, print the users, and stop")
+
+    def handle(
+        self, *args, port: int, population: int, seed: int, data_dir: str | None, no_serve: bool, **options
+    ):
+        started = time.perf_counter()
+        if data_dir and Path(data_dir).resolve() != Path(settings.DATA_DIR):
+            raise CommandError(
+                "--data-dir must be given to the countycare command itself (it is read before "
+                "settings load): countycare demo --data-dir DIR"
+            )
+        quiet = options["verbosity"] < 2
+        where = connection.settings_dict["NAME"] if connection.vendor != "sqlite" else settings.DATA_DIR
+        self.stdout.write(f"database: {connection.vendor} ({where})")
+        call_command("migrate", interactive=False, verbosity=0 if quiet else 1)
+        if "loadcodes" in get_commands():
+            call_command("loadcodes", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+        community = Community.objects.order_by("id").first()
+        if community is None:
+            with rich_progress(enabled=options["verbosity"] > 0) as progress:
+                report = generate_county(population=population, seed=seed, progress=progress)
+            community = report.community
+            self.stdout.write(
+                f"generated {community.name}: {report.people.residents} residents, "
+                f"{len(report.plan.orgs)} organisations, {report.practitioners} practitioners"
+            )
+        else:
+            self.stdout.write(f"reusing {community.name} (already in the database)")
+        from_env = os.environ.get("COUNTYCARE_DEMO_PASSWORD")
+        password = demo_password(from_env)
+        if from_env:
+            try:
+                password_validation.validate_password(from_env)
+            except ValidationError as exc:
+                self.stderr.write("warning: COUNTYCARE_DEMO_PASSWORD is weak: " + " ".join(exc.messages))
+        users = ensure_demo_users(community, password, check_password=not from_env)
+        self.print_users(users, password, from_env is not None)
+        self.stdout.write(f"ready in {time.perf_counter() - started:.1f} s")
+        if no_serve:
+            return
+        self.stdout.write(f"serving on http://127.0.0.1:{port}/  (Ctrl-C stops)")
+        call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
+
+    def print_users(self, users, password: str, from_env: bool) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="演示账号 Demo users")
+        for column in ("user", "role", "organisation", "practitioner / resident"):
+            table.add_column(column)
+        for u in users:
+            table.add_row(u.username, u.role, u.organization, u.person)
+        console = Console(file=self.stdout, width=140)
+        console.print(table)
+        source = "from COUNTYCARE_DEMO_PASSWORD" if from_env else "generated for this run"
+        console.print(f"password for every demo user ({source}): [bold]{password}[/bold]")

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from countycare.core.models import Community
+from countycare.synth.erase import erase_community
+from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
+
+
+class Command(BaseCommand):
+    help = "Generate a synthetic county (organisations, staff, residents) into the database"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--population", type=int, default=400_000, help="residents (default 400,000)")
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="same seed, same county")
+        parser.add_argument(
+            "--replace", action="store_true", help="erase every existing community (and all its rows) first"
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, population: int, seed: int, replace: bool, no_progress: bool, **options):
+        existing = list(Community.objects.order_by("id"))
+        if existing and not replace:
+            names = ", ".join(c.name for c in existing)
+            raise CommandError(
+                f"the database already holds a community ({names}); "
+                "use --replace to erase it and generate anew"
+            )
+        if population < 100:
+            raise CommandError("--population must be at least 100")
+        for community in existing:
+            deleted = erase_community(community)
+            self.stdout.write(f"erased {community.name}: {sum(deleted.values())} rows")
+        with rich_progress(enabled=not no_progress and options["verbosity"] > 0) as progress:
+            report = generate_county(population=population, seed=seed, progress=progress)
+        people, plan = report.people, report.plan
+        summary = (
+            f"{report.community.name}: {len(plan.orgs)} organisations, {report.practitioners} practitioners, "
+            f"{people.households} households, {people.residents} residents, "
+            f"{people.tags} key-population tags in {report.seconds:.1f} s"
+        )
+        self.stdout.write(self.style.SUCCESS(summary))
