@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from countycare.core import nationalid
 from countycare.core.codes import (
     COMMUNITY_WIDE_ROLES,
     GRASSROOTS_TYPES,
@@ -38,6 +39,11 @@ def registrable_organizations(user: Any) -> QuerySet[Organization]:
     if user.role not in COMMUNITY_WIDE_ROLES:
         qs = qs.filter(id__in=covered_organization_ids(user))
     return qs.order_by("division_code", "id")
+
+
+def _only_choice(queryset: QuerySet[Organization]) -> int | None:
+    ids = list(queryset.values_list("pk", flat=True)[:2])
+    return ids[0] if len(ids) == 1 else None
 
 
 class OrganizationChoiceField(forms.ModelChoiceField):
@@ -75,6 +81,7 @@ class ResidentForm(DomainErrorMixin, forms.Form):
     home_organization = OrganizationChoiceField(
         label=_("Home organisation"),
         queryset=Organization.objects.none(),
+        empty_label=_("— choose —"),
         help_text=_(
             "The village clinic (or the branch, for town residents) whose clinicians look after the resident."
         ),
@@ -111,6 +118,18 @@ class ResidentForm(DomainErrorMixin, forms.Form):
                 pk__in=[*queryset.values_list("pk", flat=True), extra_organization.pk]
             ).order_by("division_code", "id")
         self.fields["home_organization"].queryset = queryset
+        if not self.is_bound and "home_organization" not in self.initial:
+            self.initial["home_organization"] = _only_choice(queryset)
+
+    def clean_national_id(self) -> str:
+        """The service checks the ID again; checking it here shows its message with the other field errors."""
+        value = self.cleaned_data["national_id"].strip()
+        if value:
+            try:
+                nationalid.parse(value)
+            except nationalid.NationalIdError as exc:
+                raise forms.ValidationError(exc.message) from None
+        return value
 
     def clean_household_code(self) -> Household | None:
         code = self.cleaned_data["household_code"].strip()

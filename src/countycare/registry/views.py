@@ -46,6 +46,10 @@ SEARCH_LIMIT = 20
 AUDIT_TRAIL_LIMIT = 100
 PRACTITIONER_PAGE_SIZE = 50
 READ_ACTIONS = ("read", "search")
+# Why a page read a record, as the audit trail stores it (Chinese first, like the services' messages).
+REASON_EDIT = "编辑档案 (edit)"
+REASON_MERGE = "合并档案 (merge)"
+REASON_DUPLICATE_CHECK = "疑似重复核对 (duplicate check)"
 
 
 def is_fragment_request(request: HttpRequest) -> bool:
@@ -167,7 +171,7 @@ def _duplicate_context(user: Any, candidates: list[services.DuplicateCandidate])
     if not candidates:
         return {"candidates": []}
     shown = [c.resident for c in candidates]
-    queries.audit_residents(user, shown, action="read", channel="web", reason="duplicate check")
+    queries.audit_residents(user, shown, action="read", channel="web", reason=REASON_DUPLICATE_CHECK)
     linkable = set(
         queries.visible_residents(user).filter(pk__in=[r.pk for r in shown]).values_list("pk", flat=True)
     )
@@ -178,7 +182,7 @@ def _duplicate_context(user: Any, candidates: list[services.DuplicateCandidate])
 @domain_errors
 def resident_edit(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
     user = request.user
-    resident = queries.get_resident(user, resident_uuid, channel="web", reason="edit")
+    resident = queries.get_resident(user, resident_uuid, channel="web", reason=REASON_EDIT)
     stale = False
     if request.method == "POST":
         form = ResidentEditForm(request.POST, user=user, extra_organization=resident.home_organization)
@@ -226,12 +230,12 @@ def resident_edit(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
 def resident_merge(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
     """Fold a duplicate into this record: choose it (likely duplicates or search), give a reason, confirm."""
     user = request.user
-    survivor = queries.get_resident(user, resident_uuid, channel="web", reason="merge")
+    survivor = queries.get_resident(user, resident_uuid, channel="web", reason=REASON_MERGE)
     form = MergeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             duplicate = queries.get_resident(
-                user, form.cleaned_data["duplicate"], channel="web", reason="merge"
+                user, form.cleaned_data["duplicate"], channel="web", reason=REASON_MERGE
             )
             services.merge_residents(
                 user=user,
@@ -262,7 +266,7 @@ def resident_merge(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
         exclude_id=survivor.pk,
     )
     queries.audit_residents(
-        user, [c.resident for c in likely], action="read", channel="web", reason="duplicate check"
+        user, [c.resident for c in likely], action="read", channel="web", reason=REASON_DUPLICATE_CHECK
     )
     likely_ids = {c.resident.pk for c in likely}
     found = (

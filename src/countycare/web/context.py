@@ -20,26 +20,26 @@ class NavItem:
     label: str | Promise
     url_name: str
     roles: frozenset[str] | None  # None: every role of this navigation
-    icon: str
+    icon: str  # a name drawn by web/_icon.html
     exact: bool = False  # current only on its own URL, not on the pages below it
     not_under: str = ""  # a page below this URL that belongs to another item
 
 
 STAFF_NAV = (
-    NavItem(_("Home"), "home", None, "⌂", exact=True),
+    NavItem(_("Home"), "home", None, "home", exact=True),
     NavItem(
         _("Find residents"),
         "registry:resident_search",
         PATIENT_ROLES,
-        "⌕",
+        "search",
         not_under="registry:resident_register",
     ),
-    NavItem(_("Register resident"), "registry:resident_register", REGISTER_ROLES, "＋"),
-    NavItem(_("Organisations"), "registry:organization_tree", MANAGER_ROLES, "⌗"),
-    NavItem(_("Practitioners"), "registry:practitioner_list", MANAGER_ROLES, "☰"),
-    NavItem(_("Audit trail"), "audit_log", ADMIN_ROLES, "✓"),
+    NavItem(_("Register resident"), "registry:resident_register", REGISTER_ROLES, "register"),
+    NavItem(_("Organisations"), "registry:organization_tree", MANAGER_ROLES, "tree"),
+    NavItem(_("Practitioners"), "registry:practitioner_list", MANAGER_ROLES, "people"),
+    NavItem(_("Audit trail"), "audit_log", ADMIN_ROLES, "audit"),
 )
-RESIDENT_NAV = (NavItem(_("My record"), "my_record", None, "⌂"),)
+RESIDENT_NAV = (NavItem(_("My record"), "my_record", None, "record"),)
 
 
 def nav_items(user: Any, path: str) -> list[dict[str, Any]]:

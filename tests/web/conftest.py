@@ -1,0 +1,95 @@
+"""Page tests sign in as one of the cast of `county` and read the rendered page; browser tests drive
+headless Debian Chromium against a live server."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def as_role(county):
+    """as_role("village_doctor") -> a test client signed in as that member of the cast."""
+
+    def client_for(role: str) -> Client:
+        client = Client()
+        client.force_login(county.users[role])
+        return client
+
+    return client_for
+
+
+def _audit_triggers(direction: str) -> None:
+    """Drop ("backwards") or re-create ("forwards") the append-only triggers of the audit table."""
+    migration = importlib.import_module("countycare.core.migrations.0002_audit_append_only")
+    with connection.schema_editor(atomic=False) as editor:
+        getattr(migration, direction)(None, editor)
+
+
+@pytest.fixture
+def live_county(request, transactional_db, django_db_blocker):
+    """The test county committed to the database, so the live server's thread sees it.
+
+    A transactional test ends with a flush, which the audit table's append-only triggers refuse: they are
+    dropped after the test and re-created once the flush is done (pytest_runtest_teardown below)."""
+    from tests.conftest import build_county
+
+    yield build_county()
+    _audit_triggers("backwards")
+    request.node.stash[REARM_AUDIT_TRIGGERS] = django_db_blocker
+
+
+REARM_AUDIT_TRIGGERS = pytest.StashKey[object]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    blocker = item.stash.get(REARM_AUDIT_TRIGGERS, None)
+    if blocker is not None:
+        with blocker.unblock():
+            _audit_triggers("forwards")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def sign_in(page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]:not([name])")
+    page.wait_for_url(lambda url: "/login/" not in url)

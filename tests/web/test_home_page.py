@@ -1,0 +1,44 @@
+"""The role home: clinicians see their scope in numbers, the bureau a note, residents their own record."""
+
+import re
+
+from countycare.core.codes import KeyPopulation
+from countycare.registry.models import ResidentTag
+
+
+def stat(body: str, label: str) -> int:
+    match = re.search(r'<div class="stat-value"[^>]*>(\d+)</div>\s*<div class="stat-label">' + label, body)
+    assert match, label
+    return int(match.group(1))
+
+
+def test_a_township_doctor_sees_counts_of_residents_in_scope_by_tag(county, as_role):
+    ResidentTag.objects.create(resident=county.residents["li_si"], tag=KeyPopulation.HYPERTENSION)
+    ResidentTag.objects.create(
+        resident=county.residents["wang_wu"], tag=KeyPopulation.HYPERTENSION
+    )  # out of scope
+    body = as_role("township_doctor").get("/").content.decode()
+    assert stat(body, "居民总数") == 3
+    assert stat(body, "高血压") == 2
+    assert stat(body, "2型糖尿病") == 0
+    assert "城关县人民医院东镇分院" in body and "南村卫生室" in body  # the organisations covered
+    assert 'action="/residents/"' in body  # quick search
+
+
+def test_the_home_counts_run_a_fixed_number_of_queries(county, as_role, django_assert_max_num_queries):
+    client = as_role("community_admin")
+    client.get("/")
+    with django_assert_max_num_queries(9):
+        body = client.get("/").content.decode()
+    assert stat(body, "居民总数") == 5 and stat(body, "65岁及以上老年人") == 1
+
+
+def test_the_bureau_is_told_dashboards_come_with_assessment(as_role):
+    body = as_role("bureau_viewer").get("/").content.decode()
+    assert "决策看板即将上线" in body and "绩效考核模块" in body
+    assert "居民总数" not in body and 'action="/residents/"' not in body
+
+
+def test_a_clinician_without_residents_in_scope_sees_zero(as_role):
+    body = as_role("pharmacist").get("/").content.decode()
+    assert stat(body, "居民总数") == 0
