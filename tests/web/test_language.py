@@ -21,11 +21,6 @@ def test_the_switch_turns_the_pages_to_english_and_back(as_role):
     assert "居民查询" in client.get("/").content.decode()
 
 
-def test_the_browser_language_is_honoured(as_role):
-    body = as_role("township_doctor").get("/", headers={"Accept-Language": "en"}).content.decode()
-    assert "Find residents" in body
-
-
 @pytest.mark.parametrize(
     "english,chinese",
     [

@@ -53,12 +53,23 @@ def test_the_tree_nests_branches_and_villages_under_the_lead_hospital(county, as
     assert f'href="/organizations/{county.orgs["east"].uuid}/"' in body
 
 
-def test_the_organisation_page_lists_departments_units_and_postings(county, as_role):
+def test_the_organisation_page_lists_departments_units_and_current_postings(county, as_role):
     post_down(county)
     body = as_role("community_admin").get(f"/organizations/{county.orgs['east'].uuid}/").content.decode()
     assert "全科" in body and "东村卫生室" in body and "南村卫生室" in body
     assert "医生township_doctor" in body and "主治医师" in body
-    assert "县管乡用" in body and "2021-03-01 – 2022-02-28" in body and "已结束" in body
+    assert "医生county_specialist" not in body  # the posting to 东镇 ended
+
+
+def test_the_organisation_page_can_show_ended_postings_too(county, as_role):
+    post_down(county)
+    body = (
+        as_role("community_admin")
+        .get(f"/organizations/{county.orgs['east'].uuid}/", {"postings": "all"})
+        .content.decode()
+    )
+    assert "医生county_specialist" in body and "县管乡用" in body
+    assert "2021-03-01 – 2022-02-28" in body and "已结束" in body
 
 
 def test_a_village_clinic_shows_the_doctor_hired_by_its_branch(county, as_role):

@@ -45,6 +45,7 @@ from .forms import (
 SEARCH_LIMIT = 20
 AUDIT_TRAIL_LIMIT = 100
 PRACTITIONER_PAGE_SIZE = 50
+POSTING_PAGE_SIZE = 100
 READ_ACTIONS = ("read", "search")
 # Why a page read a record, as the audit trail stores it (Chinese first, like the services' messages).
 REASON_EDIT = "编辑档案 (edit)"
@@ -329,15 +330,18 @@ def organization_tree(request: HttpRequest) -> HttpResponse:
 @roles_required(MANAGER_ROLES)
 @domain_errors
 def organization_page(request: HttpRequest, org_uuid: UUID) -> HttpResponse:
+    """Departments, units below, and the postings: those in force today, or all of them with ?postings=all."""
     org = queries.organization_detail(request.user.community_id, org_uuid)
+    today = timezone.localdate()
+    show_all = request.GET.get("postings") == "all"
+    postings = queries.organization_postings(org)
+    if not show_all:
+        postings = postings.filter(start__lte=today).filter(Q(end__isnull=True) | Q(end__gte=today))
+    page = Paginator(postings, POSTING_PAGE_SIZE).get_page(request.GET.get("page"))
     return TemplateResponse(
         request,
         "registry/organization_detail.html",
-        {
-            "org": org,
-            "postings": queries.organization_postings(org),
-            "today": timezone.localdate(),
-        },
+        {"org": org, "page": page, "show_all": show_all, "today": today},
     )
 
 
