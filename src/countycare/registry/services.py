@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 
 from countycare.core import audit, nationalid
@@ -18,15 +20,28 @@ from countycare.core.codes import (
     IdentifierType,
     InsuranceScheme,
     KeyPopulation,
+    Level,
+    OrganizationType,
+    PostingKind,
     Role,
     Sex,
+    Title,
 )
 from countycare.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PreconditionFailed
 from countycare.core.models import AuditEvent
 from countycare.core.pinyin import full as pinyin_full
 from countycare.core.pinyin import initials as pinyin_initials
 
-from .models import Household, Organization, Resident, ResidentIdentifier, ResidentTag
+from .models import (
+    Department,
+    Household,
+    Organization,
+    Posting,
+    Practitioner,
+    Resident,
+    ResidentIdentifier,
+    ResidentTag,
+)
 from .scope import covered_organization_ids
 
 EDITABLE_FIELDS = (
@@ -379,3 +394,278 @@ def unmerge_residents(*, user: Any, merge_event_id: int, reason: str, channel: s
             audit.Actor.of(user, channel), "unmerge", "Resident", duplicate.uuid, resident_id=survivor.uuid,
             reason=reason, detail={"merge_event": event.pk, "restored": str(duplicate.uuid)},
         )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Reference data: organisations, practitioners and their postings. Written by community administrators (the
+# FHIR API; admin pages edit the same rows). These rows carry no version column, so `content_version` — a
+# hash of the stored values — stands in for one in optimistic locking (If-Match).
+
+DEFAULT_LEVELS = {
+    OrganizationType.LEAD_HOSPITAL: Level.COUNTY,
+    OrganizationType.CDC: Level.COUNTY,
+    OrganizationType.MCH: Level.COUNTY,
+    OrganizationType.TCM_HOSPITAL: Level.COUNTY,
+    OrganizationType.TOWNSHIP_CENTRE: Level.TOWNSHIP,
+    OrganizationType.COMMUNITY_CENTRE: Level.TOWNSHIP,
+    OrganizationType.VILLAGE_CLINIC: Level.VILLAGE,
+    OrganizationType.PRIVATE_CLINIC: Level.VILLAGE,
+    OrganizationType.PARTNER_HOSPITAL: Level.OUTSIDE,
+}
+DIVISION_CODE_LENGTHS = (6, 9, 12)
+
+
+@dataclass
+class OrganizationData:
+    """An organisation as a client supplies it; empty `level` and `is_member=None` follow from the type."""
+
+    name: str
+    org_type: str
+    division_code: str
+    level: str = ""
+    parent: Organization | None = None
+    is_member: bool | None = None
+    short_name: str = ""
+    address: str = ""
+    phone: str = ""
+    active: bool = True
+
+
+@dataclass
+class PractitionerData:
+    name: str
+    title: str
+    sex: str = Sex.UNKNOWN
+    birth_date: dt.date | None = None
+    licence_number: str = ""
+    specialties: list[str] = field(default_factory=list)
+    phone: str = ""
+    active: bool = True
+
+
+@dataclass
+class PostingData:
+    practitioner: Practitioner | None
+    organization: Organization | None
+    role: str
+    start: dt.date | None
+    end: dt.date | None = None
+    kind: str = PostingKind.HOME
+    department: Department | None = None
+
+
+def content_version(instance: models.Model) -> str:
+    """A short hash of every stored value of a row: changes whenever the row does."""
+    values = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+    payload = json.dumps(values, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _require_community_admin(user: Any) -> None:
+    if user.role != Role.COMMUNITY_ADMIN or not user.community_id:
+        raise PermissionDenied("只有医共体管理员可以维护机构和人员 (only a community administrator can edit "
+                               "organisations, practitioners and postings)")
+
+
+def _lock_current(model: type[models.Model], instance: models.Model, expected_version: str | None) -> Any:
+    current = model._default_manager.select_for_update().get(pk=instance.pk)
+    if expected_version is not None and content_version(current) != expected_version:
+        raise PreconditionFailed("记录已被他人修改，请刷新后重试 (record changed since you read it)")
+    return current
+
+
+def _changes(current: models.Model, values: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        name: [_plain(getattr(current, name)), _plain(value)]
+        for name, value in values.items() if getattr(current, name) != value
+    }
+
+
+def _clean_organization(data: OrganizationData, *, community_id: int,
+                        current: Organization | None = None) -> dict[str, Any]:
+    name = (data.name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("机构名称须为1至100个字 (name is required, at most 100 characters)", field="name")
+    if data.org_type not in OrganizationType.values:
+        raise InvalidInput(f"未知的机构类型 {data.org_type} (unknown organisation type)", field="org_type")
+    level = data.level or DEFAULT_LEVELS[OrganizationType(data.org_type)]
+    if level not in Level.values:
+        raise InvalidInput(f"未知的机构层级 {level} (unknown level)", field="level")
+    code = (data.division_code or "").strip()
+    if not code.isdigit() or len(code) not in DIVISION_CODE_LENGTHS:
+        raise InvalidInput(f"行政区划代码须为6、9或12位数字 (division code must have 6, 9 or 12 digits, "
+                           f"got {code!r})", field="division_code")
+    parent = data.parent
+    if parent is not None:
+        if parent.community_id != community_id:
+            raise InvalidInput("上级机构不属于本医共体 (the parent is outside this community)",
+                               field="parent")
+        ancestor: Organization | None = parent
+        while ancestor is not None and current is not None:
+            if ancestor.pk == current.pk:
+                raise InvalidInput("上级机构不能是自身或下级机构 (an organisation cannot sit under itself)",
+                                   field="parent")
+            ancestor = ancestor.parent
+    short_name = (data.short_name or "").strip()
+    if len(short_name) > 50:
+        raise InvalidInput("简称过长 (short name is too long)", field="short_name")
+    phone, address = (data.phone or "").strip(), (data.address or "").strip()
+    if len(phone) > 30:
+        raise InvalidInput("电话过长 (phone is too long)", field="phone")
+    if len(address) > 200:
+        raise InvalidInput("地址过长 (address is too long)", field="address")
+    is_member = data.is_member
+    if is_member is None:
+        is_member = data.org_type != OrganizationType.PARTNER_HOSPITAL
+    return {
+        "name": name, "short_name": short_name, "org_type": data.org_type, "level": level, "parent": parent,
+        "is_member": is_member, "division_code": code, "address": address, "phone": phone,
+        "active": bool(data.active),
+    }
+
+
+def create_organization(*, user: Any, data: OrganizationData, channel: str = "web") -> Organization:
+    _require_community_admin(user)
+    values = _clean_organization(data, community_id=user.community_id)
+    with transaction.atomic():
+        organization = Organization.objects.create(community_id=user.community_id, **values)
+        audit.record(audit.Actor.of(user, channel), "create", "Organization", organization.uuid,
+                     detail={"name": organization.name, "type": organization.org_type})
+    organization.refresh_from_db()
+    return organization
+
+
+def update_organization(*, user: Any, organization: Organization, data: OrganizationData,
+                        channel: str = "web", expected_version: str | None = None) -> Organization:
+    """Replace an organisation's values. `expected_version` (from `content_version`) guards lost updates."""
+    _require_community_admin(user)
+    if organization.community_id != user.community_id:
+        raise NotFound("未找到该机构 (organisation not found)")
+    values = _clean_organization(data, community_id=user.community_id, current=organization)
+    with transaction.atomic():
+        current = _lock_current(Organization, organization, expected_version)
+        changed = _changes(current, values)
+        for name, value in values.items():
+            setattr(current, name, value)
+        current.save()
+        audit.record(audit.Actor.of(user, channel), "update", "Organization", current.uuid,
+                     detail={"changed": changed})
+    current.refresh_from_db()
+    return current
+
+
+def _clean_practitioner(data: PractitionerData, *, community_id: int,
+                        current: Practitioner | None = None) -> dict[str, Any]:
+    name = "".join((data.name or "").split())
+    if not name or len(name) > 50:
+        raise InvalidInput("姓名须为1至50个字 (name is required, at most 50 characters)", field="name")
+    if data.title not in Title.values:
+        raise InvalidInput(f"未知或缺少职称 {data.title} (professional title is missing or unknown)",
+                           field="title")
+    sex = data.sex or Sex.UNKNOWN
+    if sex not in Sex.values:
+        raise InvalidInput(f"未知的性别 {sex} (sex must be male, female or unknown)", field="sex")
+    if data.birth_date and data.birth_date > dt.date.today():
+        raise InvalidInput("出生日期不能晚于今天 (birth date is in the future)", field="birth_date")
+    licence = (data.licence_number or "").strip()
+    if len(licence) > 30:
+        raise InvalidInput("执业证书编号过长 (licence number is too long)", field="licence_number")
+    if licence:
+        holder = Practitioner.objects.filter(community_id=community_id, licence_number=licence)
+        if current is not None:
+            holder = holder.exclude(pk=current.pk)
+        found = holder.first()
+        if found:
+            raise Conflict("该执业证书编号已登记 (this licence number is already registered)",
+                           field="licence_number", detail={"existing": str(found.uuid)})
+    phone = (data.phone or "").strip()
+    if len(phone) > 30:
+        raise InvalidInput("电话过长 (phone is too long)", field="phone")
+    specialties = [s.strip() for s in data.specialties if s and s.strip()]
+    return {
+        "name": name, "title": data.title, "sex": sex, "birth_date": data.birth_date,
+        "licence_number": licence, "specialties": specialties, "phone": phone, "active": bool(data.active),
+    }
+
+
+def create_practitioner(*, user: Any, data: PractitionerData, channel: str = "web") -> Practitioner:
+    _require_community_admin(user)
+    with transaction.atomic():
+        values = _clean_practitioner(data, community_id=user.community_id)
+        practitioner = Practitioner.objects.create(community_id=user.community_id, **values)
+        audit.record(audit.Actor.of(user, channel), "create", "Practitioner", practitioner.uuid,
+                     detail={"name": practitioner.name, "title": practitioner.title})
+    practitioner.refresh_from_db()
+    return practitioner
+
+
+def update_practitioner(*, user: Any, practitioner: Practitioner, data: PractitionerData,
+                        channel: str = "web", expected_version: str | None = None) -> Practitioner:
+    _require_community_admin(user)
+    if practitioner.community_id != user.community_id:
+        raise NotFound("未找到该人员 (practitioner not found)")
+    with transaction.atomic():
+        current = _lock_current(Practitioner, practitioner, expected_version)
+        values = _clean_practitioner(data, community_id=user.community_id, current=current)
+        changed = _changes(current, values)
+        for name, value in values.items():
+            setattr(current, name, value)
+        current.save()
+        audit.record(audit.Actor.of(user, channel), "update", "Practitioner", current.uuid,
+                     detail={"changed": changed})
+    current.refresh_from_db()
+    return current
+
+
+def _clean_posting(data: PostingData, *, community_id: int) -> dict[str, Any]:
+    if data.practitioner is None or data.practitioner.community_id != community_id:
+        raise InvalidInput("请指定本医共体的人员 (a practitioner of this community is required)",
+                           field="practitioner")
+    if data.organization is None or data.organization.community_id != community_id:
+        raise InvalidInput("请指定本医共体的机构 (an organisation of this community is required)",
+                           field="organization")
+    if data.role not in Role.values or data.role == Role.RESIDENT:
+        raise InvalidInput(f"未知或缺少岗位角色 {data.role} (role is missing or unknown)", field="role")
+    if data.kind not in PostingKind.values:
+        raise InvalidInput(f"未知的派驻类型 {data.kind} (unknown posting kind)", field="kind")
+    if data.start is None:
+        raise InvalidInput("请填写开始日期 (a start date is required)", field="start")
+    if data.end is not None and data.end < data.start:
+        raise InvalidInput("结束日期不能早于开始日期 (the end date is before the start date)", field="end")
+    if data.department is not None and data.department.organization_id != data.organization.pk:
+        raise InvalidInput("科室不属于该机构 (the department belongs to another organisation)",
+                           field="department")
+    return {
+        "practitioner": data.practitioner, "organization": data.organization, "department": data.department,
+        "role": data.role, "kind": data.kind, "start": data.start, "end": data.end,
+    }
+
+
+def create_posting(*, user: Any, data: PostingData, channel: str = "web") -> Posting:
+    _require_community_admin(user)
+    values = _clean_posting(data, community_id=user.community_id)
+    with transaction.atomic():
+        posting = Posting.objects.create(**values)
+        audit.record(audit.Actor.of(user, channel), "create", "Posting", posting.pk,
+                     detail={"practitioner": str(posting.practitioner.uuid),
+                             "organization": str(posting.organization.uuid), "role": posting.role})
+    posting.refresh_from_db()
+    return posting
+
+
+def update_posting(*, user: Any, posting: Posting, data: PostingData, channel: str = "web",
+                   expected_version: str | None = None) -> Posting:
+    _require_community_admin(user)
+    if posting.organization.community_id != user.community_id:
+        raise NotFound("未找到该岗位 (posting not found)")
+    values = _clean_posting(data, community_id=user.community_id)
+    with transaction.atomic():
+        current = _lock_current(Posting, posting, expected_version)
+        changed = _changes(current, values)
+        for name, value in values.items():
+            setattr(current, name, value)
+        current.save()
+        audit.record(audit.Actor.of(user, channel), "update", "Posting", current.pk,
+                     detail={"changed": changed})
+    current.refresh_from_db()
+    return current
