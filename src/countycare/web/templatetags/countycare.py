@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -112,3 +114,12 @@ def query_with(context: Any, **changes: Any) -> str:
 @register.filter
 def minutes(delta: dt.timedelta | None) -> int:
     return int(delta.total_seconds() // 60) if delta else 0
+
+
+@register.filter
+def resident_url(resident_uuid: object) -> str:
+    """The profile URL of a resident UUID as the audit trail stores it ("" if it is not a UUID)."""
+    try:
+        return reverse("registry:resident_detail", args=[uuid.UUID(str(resident_uuid))])
+    except ValueError:
+        return ""
