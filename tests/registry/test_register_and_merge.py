@@ -59,6 +59,8 @@ def test_a_resident_without_id_who_looks_like_an_existing_one_is_flagged(county)
     with pytest.raises(services.DuplicateSuspected) as excinfo:
         services.register_resident(user=county.users["village_doctor"], data=without_id)
     assert [c.resident for c in excinfo.value.candidates] == [county.residents["zhang_san"]]
+    shown = AuditEvent.objects.get(action="duplicate-check")
+    assert shown.resident_id == str(county.residents["zhang_san"].uuid) and shown.username == "village_doctor"
     resident = services.register_resident(user=county.users["village_doctor"], data=without_id,
                                           confirmed_not_duplicate=True)
     assert resident.national_id is None
@@ -158,3 +160,9 @@ def test_only_a_community_admin_may_merge(county):
     with pytest.raises(PermissionDenied):
         services.merge_residents(user=county.users["township_doctor"], survivor=county.residents["zhang_san"],
                                  duplicate=county.residents["zeng_li"], reason="x")
+
+
+def test_an_over_long_address_is_refused_with_the_field_named(county):
+    with pytest.raises(InvalidInput) as excinfo:
+        services.register_resident(user=county.users["village_doctor"], data=data(county, address="村" * 201))
+    assert excinfo.value.field == "address"

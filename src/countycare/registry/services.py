@@ -134,6 +134,11 @@ def _clean(data: ResidentData, *, community_id: int) -> dict[str, Any]:
         values["sex"] = nid.sex
     else:
         values["national_id"] = None
+    for name_, value in values.items():
+        limit = getattr(Resident._meta.get_field(name_), "max_length", None)
+        if limit and isinstance(value, str) and len(value) > limit:
+            raise InvalidInput(f"{Resident._meta.get_field(name_).verbose_name}过长，最多{limit}个字符 "
+                               f"(too long: at most {limit} characters)", field=name_)
     if values["sex"] not in Sex.values:
         raise InvalidInput("请选择性别 (sex is required: male, female or unknown)", field="sex")
     if values["birth_date"] is None:
@@ -153,6 +158,8 @@ def _clean(data: ResidentData, *, community_id: int) -> dict[str, Any]:
             raise InvalidInput(f"未知的证件类型 {id_type} (unknown identifier type)", field="identifiers")
         if not value.strip():
             raise InvalidInput("证件号码不能为空 (identifier number is empty)", field="identifiers")
+        if len(value.strip()) > ResidentIdentifier._meta.get_field("value").max_length:
+            raise InvalidInput("证件号码过长 (identifier number is too long)", field="identifiers")
     home = data.home_organization
     if home is None:
         raise InvalidInput("请选择所属机构（村卫生室或分院）(home clinic is required)", field="home_organization")
@@ -241,15 +248,20 @@ def register_resident(*, user: Any, data: ResidentData, channel: str = "web",
     community_id = user.community_id
     values = _clean(data, community_id=community_id)
     _check_can_write(user, values["home_organization"])
+    if not values["national_id"] and not confirmed_not_duplicate:
+        candidates = find_likely_duplicates(
+            community_id=community_id, name=values["name"], birth_date=values["birth_date"], sex=values["sex"],
+            village_code=values["village_code"], phone=values["phone"],
+        )
+        if candidates:
+            # the candidates are shown to the registering user, possibly outside their scope: audit it
+            audit.record_many(audit.Actor.of(user, channel), [
+                audit.Entry("duplicate-check", "Resident", str(c.resident.uuid), resident_id=str(c.resident.uuid),
+                            reason="possible duplicate shown at registration") for c in candidates
+            ])
+            raise DuplicateSuspected(candidates)
     with transaction.atomic():
         _national_id_conflict(community_id, values["national_id"])
-        if not values["national_id"] and not confirmed_not_duplicate:
-            candidates = find_likely_duplicates(
-                community_id=community_id, name=values["name"], birth_date=values["birth_date"], sex=values["sex"],
-                village_code=values["village_code"], phone=values["phone"],
-            )
-            if candidates:
-                raise DuplicateSuspected(candidates)
         try:
             with transaction.atomic():
                 resident = Resident.objects.create(community_id=community_id, **values)
