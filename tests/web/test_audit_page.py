@@ -51,8 +51,6 @@ def test_the_audit_page_is_paged(county, as_role):
 
 
 def test_an_entry_whose_resident_is_not_a_uuid_still_renders(county, as_role):
-    audit.record(
-        audit.Actor.of(county.users["cdc_officer"], "cli"), "export", "Report", "r-1", resident_id="legacy-42"
-    )
+    audit.record(audit.Actor.of(county.users["cdc_officer"], "cli"), "export", "Report", "r-1", resident_id="legacy-42")
     body = as_role("community_admin").get("/audit/").content.decode()
     assert "legacy-42" in body and "导出" in body and "命令行" in body

@@ -98,9 +98,5 @@ def test_a_pharmacist_cannot_edit(county, as_role):
 
 def test_the_profile_offers_edit_only_to_registering_roles(county, as_role):
     uuid = county.residents["zhang_san"].uuid
-    assert (
-        f"/residents/{uuid}/edit/" in as_role("township_doctor").get(f"/residents/{uuid}/").content.decode()
-    )
-    assert (
-        f"/residents/{uuid}/edit/" not in as_role("cdc_officer").get(f"/residents/{uuid}/").content.decode()
-    )
+    assert f"/residents/{uuid}/edit/" in as_role("township_doctor").get(f"/residents/{uuid}/").content.decode()
+    assert f"/residents/{uuid}/edit/" not in as_role("cdc_officer").get(f"/residents/{uuid}/").content.decode()

@@ -14,9 +14,7 @@ def stat(body: str, label: str) -> int:
 
 def test_a_township_doctor_sees_counts_of_residents_in_scope_by_tag(county, as_role):
     ResidentTag.objects.create(resident=county.residents["li_si"], tag=KeyPopulation.HYPERTENSION)
-    ResidentTag.objects.create(
-        resident=county.residents["wang_wu"], tag=KeyPopulation.HYPERTENSION
-    )  # out of scope
+    ResidentTag.objects.create(resident=county.residents["wang_wu"], tag=KeyPopulation.HYPERTENSION)  # out of scope
     body = as_role("township_doctor").get("/").content.decode()
     assert stat(body, "居民总数") == 3
     assert stat(body, "高血压") == 2

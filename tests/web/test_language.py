@@ -46,9 +46,7 @@ def test_every_message_has_a_chinese_translation():
 
     import countycare
 
-    po = (Path(countycare.__file__).parent / "locale/zh_Hans/LC_MESSAGES/django.po").read_text(
-        encoding="utf-8"
-    )
+    po = (Path(countycare.__file__).parent / "locale/zh_Hans/LC_MESSAGES/django.po").read_text(encoding="utf-8")
     blocks = po.split("\n\n")[1:]
     untranslated = [b for b in blocks if 'msgstr ""' in b and 'msgstr ""\n"' not in b or "#, fuzzy" in b]
     assert untranslated == []

@@ -17,13 +17,10 @@ def duplicate_of_zhang_san(county):
 
 def test_the_merge_page_lists_the_likely_duplicate(county, as_role):
     dup = duplicate_of_zhang_san(county)
-    body = (
-        as_role("community_admin")
-        .get(f"/residents/{county.residents['zhang_san'].uuid}/merge/")
-        .content.decode()
-    )
+    body = as_role("community_admin").get(f"/residents/{county.residents['zhang_san'].uuid}/merge/").content.decode()
     assert f'value="{dup.uuid}"' in body
     assert "同名 same name" in body
+    assert AuditEvent.objects.filter(action="duplicate-check", resident_id=str(dup.uuid)).exists()
     assert "我已核对两份档案，确认是同一人" in body
 
 
@@ -73,13 +70,9 @@ def test_undoing_needs_a_reason(county, as_role):
     zhang = county.residents["zhang_san"]
     dup = duplicate_of_zhang_san(county)
     client = as_role("community_admin")
-    client.post(
-        f"/residents/{zhang.uuid}/merge/", {"duplicate": str(dup.uuid), "reason": "重复", "confirm": "on"}
-    )
+    client.post(f"/residents/{zhang.uuid}/merge/", {"duplicate": str(dup.uuid), "reason": "重复", "confirm": "on"})
     merge = AuditEvent.objects.get(action="merge")
-    response = client.post(
-        f"/residents/{zhang.uuid}/unmerge/", {"event": merge.pk, "reason": ""}, follow=True
-    )
+    response = client.post(f"/residents/{zhang.uuid}/unmerge/", {"event": merge.pk, "reason": ""}, follow=True)
     assert "请填写撤销合并的原因" in response.content.decode()
     assert Resident.objects.get(pk=dup.pk).merged_into_id == zhang.pk
 
@@ -122,9 +115,7 @@ def test_a_record_cannot_be_merged_into_itself(county, as_role):
 def test_only_the_admin_may_undo_a_merge(county, as_role):
     zhang = county.residents["zhang_san"]
     assert (
-        as_role("township_doctor")
-        .post(f"/residents/{zhang.uuid}/unmerge/", {"event": 1, "reason": "x"})
-        .status_code
+        as_role("township_doctor").post(f"/residents/{zhang.uuid}/unmerge/", {"event": 1, "reason": "x"}).status_code
         == 403
     )
 

@@ -116,15 +116,10 @@ def test_the_practitioner_page_lists_all_postings_over_time(county, as_role):
 
 
 def test_an_unknown_practitioner_is_not_found(as_role):
-    assert (
-        as_role("community_admin").get("/practitioners/00000000-0000-0000-0000-000000000001/").status_code
-        == 404
-    )
+    assert as_role("community_admin").get("/practitioners/00000000-0000-0000-0000-000000000001/").status_code == 404
 
 
-def test_the_practitioner_list_runs_a_bounded_number_of_queries(
-    county, as_role, django_assert_max_num_queries
-):
+def test_the_practitioner_list_runs_a_bounded_number_of_queries(county, as_role, django_assert_max_num_queries):
     for i in range(40):
         p = Practitioner.objects.create(community=county.community, name=f"护士{i:02d}", title=Title.NURSE)
         Posting.objects.create(

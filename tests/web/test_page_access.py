@@ -105,9 +105,7 @@ def test_only_the_community_admin_opens_the_merge_page(county, as_role, role):
 
 
 def test_an_unknown_resident_is_not_found(as_role):
-    assert (
-        as_role("community_admin").get("/residents/00000000-0000-0000-0000-000000000000/").status_code == 404
-    )
+    assert as_role("community_admin").get("/residents/00000000-0000-0000-0000-000000000000/").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -61,47 +61,31 @@ def test_a_wrong_check_digit_shows_the_services_message(county, as_role):
 
 
 def test_a_short_national_id_says_how_long_it_is(county, as_role):
-    body = (
-        as_role("village_doctor")
-        .post("/residents/new/", form_data(county, national_id="33012219"))
-        .content.decode()
-    )
+    body = as_role("village_doctor").post("/residents/new/", form_data(county, national_id="33012219")).content.decode()
     assert "身份证号应为18位，当前为8位" in body
 
 
 def test_a_birth_date_that_disagrees_with_the_id_is_refused(county, as_role):
     body = (
-        as_role("village_doctor")
-        .post("/residents/new/", form_data(county, birth_date="1988-06-16"))
-        .content.decode()
+        as_role("village_doctor").post("/residents/new/", form_data(county, birth_date="1988-06-16")).content.decode()
     )
     assert "出生日期与身份证号不符" in body
 
 
 def test_without_an_id_sex_and_birth_date_are_required(county, as_role):
-    body = (
-        as_role("village_doctor").post("/residents/new/", form_data(county, national_id="")).content.decode()
-    )
+    body = as_role("village_doctor").post("/residents/new/", form_data(county, national_id="")).content.decode()
     assert "请选择性别" in body
 
 
 def test_a_national_id_already_registered_is_refused(county, as_role):
     existing = county.residents["zhang_san"].national_id
-    body = (
-        as_role("village_doctor")
-        .post("/residents/new/", form_data(county, national_id=existing))
-        .content.decode()
-    )
+    body = as_role("village_doctor").post("/residents/new/", form_data(county, national_id=existing)).content.decode()
     assert "该身份证号已登记" in body
 
 
 def test_home_organisations_are_limited_to_where_the_user_may_register(county, as_role):
     village = as_role("village_doctor").get("/residents/new/").content.decode()
-    assert (
-        "东村卫生室（330122101201）" in village
-        and "南村卫生室" not in village
-        and "西村卫生室" not in village
-    )
+    assert "东村卫生室（330122101201）" in village and "南村卫生室" not in village and "西村卫生室" not in village
     township = as_role("township_doctor").get("/residents/new/").content.decode()
     assert "东村卫生室" in township and "南村卫生室" in township and "西村卫生室" not in township
     admin = as_role("community_admin").get("/residents/new/").content.decode()
@@ -135,6 +119,8 @@ def test_a_likely_duplicate_is_shown_and_can_be_confirmed(county, as_role):
     assert "疑似重复建档" in body and "确认不是同一人，继续登记" in body
     assert f'href="/residents/{county.residents["zhang_san"].uuid}/"' in body
     assert Resident.objects.filter(name="张三").count() == 1
+    shown = AuditEvent.objects.get(action="duplicate-check")  # showing the candidate is audited, once
+    assert shown.resident_id == str(county.residents["zhang_san"].uuid) and shown.username == "township_doctor"
 
     confirmed = client.post("/residents/new/", {**data, "confirm_not_duplicate": "1"})
     assert confirmed.status_code == 302
@@ -168,9 +154,7 @@ def test_a_duplicate_outside_scope_is_named_but_not_linked(county, as_role):
 
 def test_an_identifier_needs_both_type_and_number(county, as_role):
     body = (
-        as_role("village_doctor")
-        .post("/residents/new/", form_data(county, **{"ident-0-value": ""}))
-        .content.decode()
+        as_role("village_doctor").post("/residents/new/", form_data(county, **{"ident-0-value": ""})).content.decode()
     )
     assert "请同时填写证件类型和号码" in body
 

@@ -42,18 +42,12 @@ def test_the_profile_shows_identity_village_insurance_tags_and_identifiers(count
 
 
 def test_the_household_lists_only_members_in_scope(county, as_role):
-    wife = make_resident(
-        county, "wife", "李秀英", "east_v1", birth=dt.date(1962, 9, 12), sex="female", seq=11
-    )
-    put_in_household(
-        county, "zhang_san", "wife", "wang_wu"
-    )  # 王五 lives in the west: outside the village doctor
+    wife = make_resident(county, "wife", "李秀英", "east_v1", birth=dt.date(1962, 9, 12), sex="female", seq=11)
+    put_in_household(county, "zhang_san", "wife", "wang_wu")  # 王五 lives in the west: outside the village doctor
     body = as_role("village_doctor").get(f"/residents/{county.residents['zhang_san'].uuid}/").content.decode()
     assert "HH-0001" in body and f'href="/residents/{wife.uuid}/"' in body
     assert "王五" not in body
-    admin_body = (
-        as_role("community_admin").get(f"/residents/{county.residents['zhang_san'].uuid}/").content.decode()
-    )
+    admin_body = as_role("community_admin").get(f"/residents/{county.residents['zhang_san'].uuid}/").content.decode()
     assert "王五" in admin_body
 
 

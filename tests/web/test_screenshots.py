@@ -63,9 +63,7 @@ def enrich(county) -> None:
     Resident.objects.filter(pk__in=[wife.pk, grandchild.pk]).update(household=household)
     Resident.objects.filter(pk=wife.pk).update(relation_to_head="配偶")
     Resident.objects.filter(pk=grandchild.pk).update(relation_to_head="孙子")
-    ResidentIdentifier.objects.create(
-        resident=grandchild, type=IdentifierType.BIRTH_CERTIFICATE, value="Q330122123456"
-    )
+    ResidentIdentifier.objects.create(resident=grandchild, type=IdentifierType.BIRTH_CERTIFICATE, value="Q330122123456")
     for i, name in enumerate(["赵建国", "周桂兰", "郑海峰", "张淑芬", "朱志强", "章小红"]):
         make_resident(
             county,
@@ -210,3 +208,11 @@ def test_take_screenshots(live_county, live_server, page):
     shot(page, "50-resident-own-record")
     page.goto(f"{base}/nowhere/")
     shot(page, "51-404")
+
+    page.context.clear_cookies()
+    for _ in range(6):
+        page.goto(f"{base}/login/")
+        page.fill("input[name=username]", "pharmacist")
+        page.fill("input[name=password]", "wrong-password")
+        page.click("button[type=submit]:not([name])")
+    shot(page, "60-locked-out")

@@ -33,9 +33,7 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 def registrable_organizations(user: Any) -> QuerySet[Organization]:
     """Where this user may register residents: village clinics and branches in their scope (the whole
     community for community-wide roles)."""
-    qs = Organization.objects.filter(
-        community_id=user.community_id, org_type__in=GRASSROOTS_TYPES, active=True
-    )
+    qs = Organization.objects.filter(community_id=user.community_id, org_type__in=GRASSROOTS_TYPES, active=True)
     if user.role not in COMMUNITY_WIDE_ROLES:
         qs = qs.filter(id__in=covered_organization_ids(user))
     return qs.order_by("division_code", "id")
@@ -68,9 +66,7 @@ class ResidentForm(DomainErrorMixin, forms.Form):
         help_text=_("18 characters. With a national ID, birth date and sex may be left empty."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "mono"}),
     )
-    sex = forms.ChoiceField(
-        label=_("Sex"), required=False, choices=[("", _("— from the national ID —")), *Sex.choices]
-    )
+    sex = forms.ChoiceField(label=_("Sex"), required=False, choices=[("", _("— from the national ID —")), *Sex.choices])
     birth_date = forms.DateField(label=_("Birth date"), required=False, widget=DATE_INPUT)
     phone = forms.CharField(
         label=_("Phone"),
@@ -82,9 +78,7 @@ class ResidentForm(DomainErrorMixin, forms.Form):
         label=_("Home organisation"),
         queryset=Organization.objects.none(),
         empty_label=_("— choose —"),
-        help_text=_(
-            "The village clinic (or the branch, for town residents) whose clinicians look after the resident."
-        ),
+        help_text=_("The village clinic (or the branch, for town residents) whose clinicians look after the resident."),
     )
     address = forms.CharField(label=_("Address"), required=False, max_length=200)
     village_code = forms.CharField(
@@ -95,9 +89,7 @@ class ResidentForm(DomainErrorMixin, forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "mono"}),
     )
     household_code = forms.CharField(label=_("Household number"), required=False, max_length=30)
-    relation_to_head = forms.CharField(
-        label=_("Relation to head of household"), required=False, max_length=20
-    )
+    relation_to_head = forms.CharField(label=_("Relation to head of household"), required=False, max_length=20)
     insurance_scheme = forms.ChoiceField(
         label=_("Insurance scheme"), choices=InsuranceScheme.choices, initial=InsuranceScheme.RESIDENT
     )
@@ -188,9 +180,7 @@ class ResidentEditForm(ResidentForm):
 
 
 class IdentifierForm(forms.Form):
-    type = forms.ChoiceField(
-        label=_("Identifier type"), required=False, choices=[("", "—"), *IdentifierType.choices]
-    )
+    type = forms.ChoiceField(label=_("Identifier type"), required=False, choices=[("", "—"), *IdentifierType.choices])
     value = forms.CharField(
         label=_("Number"),
         required=False,
@@ -234,9 +224,7 @@ class UnmergeForm(DomainErrorMixin, forms.Form):
 
 class PractitionerFilterForm(forms.Form):
     q = forms.CharField(label=_("Name or licence"), required=False, max_length=50)
-    title = forms.ChoiceField(
-        label=_("Title"), required=False, choices=[("", _("All titles")), *Title.choices]
-    )
+    title = forms.ChoiceField(label=_("Title"), required=False, choices=[("", _("All titles")), *Title.choices])
     organization = forms.ModelChoiceField(
         label=_("Organisation"),
         required=False,
@@ -247,6 +235,6 @@ class PractitionerFilterForm(forms.Form):
 
     def __init__(self, *args: Any, community_id: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["organization"].queryset = Organization.objects.filter(
-            community_id=community_id
-        ).order_by("division_code", "id")
+        self.fields["organization"].queryset = Organization.objects.filter(community_id=community_id).order_by(
+            "division_code", "id"
+        )

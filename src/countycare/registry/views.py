@@ -47,7 +47,7 @@ SEARCH_LIMIT = 20
 AUDIT_TRAIL_LIMIT = 100
 PRACTITIONER_PAGE_SIZE = 50
 POSTING_PAGE_SIZE = 100
-READ_ACTIONS = ("read", "search")
+READ_ACTIONS = ("read", "search", "duplicate-check")
 # Why a page read a record, as the audit trail stores it (Chinese first, like the services' messages).
 REASON_EDIT = "编辑档案 (edit)"
 REASON_MERGE = "合并档案 (merge)"
@@ -69,9 +69,7 @@ def resident_search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:60]
     rows = queries.search_residents(request.user, q, channel="web", limit=SEARCH_LIMIT) if q else []
     prefetch_related_objects(rows, "tags")
-    template = (
-        "registry/_resident_results.html" if is_fragment_request(request) else "registry/resident_search.html"
-    )
+    template = "registry/_resident_results.html" if is_fragment_request(request) else "registry/resident_search.html"
     response = TemplateResponse(
         request,
         template,
@@ -109,9 +107,7 @@ def _audit_trail(user: Any, resident: Any, *, changes_only: bool) -> dict[str, A
     """The resident's audit entries (as subject, or as the record folded in by a merge), newest first,
     and which merges were already undone."""
     key = str(resident.uuid)
-    events = AuditEvent.objects.filter(community_id=user.community_id).filter(
-        Q(resident_id=key) | Q(object_id=key)
-    )
+    events = AuditEvent.objects.filter(community_id=user.community_id).filter(Q(resident_id=key) | Q(object_id=key))
     if changes_only:
         events = events.exclude(action__in=READ_ACTIONS)
     events = list(events.order_by("-id")[:AUDIT_TRAIL_LIMIT])
@@ -119,9 +115,7 @@ def _audit_trail(user: Any, resident: Any, *, changes_only: bool) -> dict[str, A
     undone = (
         {
             e.detail.get("merge_event")
-            for e in AuditEvent.objects.filter(action="unmerge", detail__merge_event__in=merge_ids).only(
-                "detail"
-            )
+            for e in AuditEvent.objects.filter(action="unmerge", detail__merge_event__in=merge_ids).only("detail")
         }
         if merge_ids
         else set()
@@ -169,14 +163,11 @@ def resident_register(request: HttpRequest) -> HttpResponse:
 
 
 def _duplicate_context(user: Any, candidates: list[services.DuplicateCandidate]) -> dict[str, Any]:
-    """Candidates are shown to decide, so they are audited as reads; only those in scope are linked."""
+    """The candidates (the service audited showing them); only those in the user's scope are linked."""
     if not candidates:
         return {"candidates": []}
-    shown = [c.resident for c in candidates]
-    queries.audit_residents(user, shown, action="read", channel="web", reason=REASON_DUPLICATE_CHECK)
-    linkable = set(
-        queries.visible_residents(user).filter(pk__in=[r.pk for r in shown]).values_list("pk", flat=True)
-    )
+    shown = [c.resident.pk for c in candidates]
+    linkable = set(queries.visible_residents(user).filter(pk__in=shown).values_list("pk", flat=True))
     return {"candidates": candidates, "linkable": linkable}
 
 
@@ -236,9 +227,7 @@ def resident_merge(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
     form = MergeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            duplicate = queries.get_resident(
-                user, form.cleaned_data["duplicate"], channel="web", reason=REASON_MERGE
-            )
+            duplicate = queries.get_resident(user, form.cleaned_data["duplicate"], channel="web", reason=REASON_MERGE)
             services.merge_residents(
                 user=user,
                 survivor=survivor,
@@ -268,15 +257,11 @@ def resident_merge(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
         exclude_id=survivor.pk,
     )
     queries.audit_residents(
-        user, [c.resident for c in likely], action="read", channel="web", reason=REASON_DUPLICATE_CHECK
+        user, [c.resident for c in likely], action="duplicate-check", channel="web", reason=REASON_DUPLICATE_CHECK
     )
     likely_ids = {c.resident.pk for c in likely}
     found = (
-        [
-            r
-            for r in queries.search_residents(user, q, channel="web")
-            if r.pk != survivor.pk and r.pk not in likely_ids
-        ]
+        [r for r in queries.search_residents(user, q, channel="web") if r.pk != survivor.pk and r.pk not in likely_ids]
         if q
         else []
     )

@@ -27,9 +27,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if user.role == Role.RESIDENT:
         return redirect("my_record")
     if user.role in AGGREGATE_ONLY_ROLES:
-        return TemplateResponse(
-            request, "web/home_bureau.html", {"org_counts": _org_counts(user.community_id)}
-        )
+        return TemplateResponse(request, "web/home_bureau.html", {"org_counts": _org_counts(user.community_id)})
     context: dict[str, object] = {
         "can_register": user.role in REGISTER_ROLES,
         "can_search": user.role in PATIENT_ROLES,
@@ -37,10 +35,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if user.role in PATIENT_ROLES:
         in_scope = visible_residents(user)
         by_tag = dict(
-            ResidentTag.objects.filter(resident__in=in_scope)
-            .values_list("tag")
-            .annotate(n=Count("id"))
-            .order_by()
+            ResidentTag.objects.filter(resident__in=in_scope).values_list("tag").annotate(n=Count("id")).order_by()
         )
         context["resident_total"] = in_scope.count()
         context["tag_counts"] = [(tag, label, by_tag.get(tag, 0)) for tag, label in KeyPopulation.choices]

@@ -45,6 +45,7 @@ AUDIT_ACTIONS = {
     "update": _("Update"),
     "merge": _("Merge"),
     "unmerge": _("Undo merge"),
+    "duplicate-check": _("Duplicate check"),
     "delete": _("Delete"),
     "export": _("Export"),
 }
