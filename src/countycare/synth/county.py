@@ -204,7 +204,7 @@ LICENCE_CLASS = {
     Title.PHARMACIST: "5",
     Title.TECHNICIAN: "6",
 }
-POSTED_DOWN_MONTHS = 6  # one rotation of 县管乡用
+VILLAGE_HIRE_SHARE = 0.3  # villages with a doctor hired by the branch (乡聘村用) besides their village doctors
 
 
 @dataclass
@@ -685,8 +685,13 @@ def staff_plan(plan: CountyPlan) -> list[StaffMember]:
                 rates.STAFF_MINIMUM["village"],
                 round(v.clinic.served * rates.STAFF_PER_10K["village"] / 10_000),
             )
-            for i in range(n):
-                title = Title.VILLAGE_DOCTOR if i == 0 else _pick(rng, VILLAGE_TITLES)
+            # about a third of the villages also get a licensed doctor the branch hired for them
+            hired_for_village = 1 if rng.random() < VILLAGE_HIRE_SHARE else 0
+            for i in range(n + hired_for_village):
+                if i == n:
+                    title = rng.choice((Title.ASSISTANT_PHYSICIAN, Title.RESIDENT_PHYSICIAN))
+                else:
+                    title = Title.VILLAGE_DOCTOR if i == 0 else _pick(rng, VILLAGE_TITLES)
                 kind = PostingKind.HOME if title == Title.VILLAGE_DOCTOR else PostingKind.TOWNSHIP_TO_VILLAGE
                 sex = "male" if rng.random() < 0.8 else "female"
                 member = add(title, v.clinic, None, Role.VILLAGE_DOCTOR, sex=sex, kind=kind)

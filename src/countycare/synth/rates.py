@@ -98,13 +98,13 @@ PASSPORT_ADULTS = 0.01
 # --- places and households --------------------------------------------------------------------------------
 TOWN_SEAT_SHARE = 0.15  # residents of a township's seat (镇区), registered at the branch itself
 COUNTY_SEAT_TOWN_SHARE = 0.55  # the county seat (城关镇) is mostly town
-VILLAGE_SIZE = 1700  # residents per administrative village at full size (~200 villages for 400,000)
+VILLAGE_SIZE = 2000  # residents per administrative village (200 villages for 400,000)
 FULL_SIZE = 400_000
 FULL_SIZE_TOWNSHIPS = 12
 
 # Marriage by the man's age (7th census: ~90% of 30-64 year-olds married; widowhood rises after 65).
 MARRIED_BY_AGE = [(20, 0.25), (25, 0.65), (30, 0.85), (40, 0.90), (65, 0.80), (75, 0.60), (85, 0.40)]
-ELDER_JOINS_CHILD = 0.4  # a widowed 60+ parent lives with a married child (else alone)
+ELDER_JOINS_CHILD = 0.5  # a widowed 60+ parent lives with a married child (else alone)
 
 # --- staff -------------------------------------------------------------------------------------------------
 # Health workers per 10,000 residents served. DOMAIN.md: a county with 8 county-level institutions and
