@@ -67,11 +67,11 @@ def pytest_runtest_teardown(item, nextitem):
 
 @pytest.fixture(scope="module")
 def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
     import os
 
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
+    from playwright import sync_api
+
+    assert os.path.exists(CHROMIUM), "browser tests need Debian chromium: apt-get install chromium fonts-wqy-microhei"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

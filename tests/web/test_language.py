@@ -50,3 +50,8 @@ def test_every_message_has_a_chinese_translation():
     blocks = po.split("\n\n")[1:]
     untranslated = [b for b in blocks if 'msgstr ""' in b and 'msgstr ""\n"' not in b or "#, fuzzy" in b]
     assert untranslated == []
+
+
+def test_chinese_is_the_default_even_for_a_browser_that_asks_for_english(as_role):
+    body = as_role("township_doctor").get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="zh-CN">' in body and "居民查询" in body

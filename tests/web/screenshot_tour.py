@@ -1,8 +1,9 @@
-"""Screenshots of every page for a look by eye (not an assertion suite).
+"""Screenshots of every page for a look by eye: a tool, not part of the suite (the name keeps pytest from
+collecting it on its own).
 
-    COUNTYCARE_SCREENSHOTS=screenshots python -m pytest tests/web/test_screenshots.py
+    COUNTYCARE_SCREENSHOTS=screenshots python -m pytest tests/web/screenshot_tour.py
 
-writes PNGs into that directory (gitignored). Skipped unless the variable is set.
+writes PNGs into that directory (gitignored; default ./screenshots).
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ import pytest
 from tests.conftest import PASSWORD, make_resident
 from tests.web.conftest import sign_in
 
-OUT = os.environ.get("COUNTYCARE_SCREENSHOTS")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not OUT, reason="set COUNTYCARE_SCREENSHOTS=<dir> to take screenshots"),
-]
+OUT = os.environ.get("COUNTYCARE_SCREENSHOTS", "screenshots")
+pytestmark = [pytest.mark.browser]
 
 
 def enrich(county) -> None:
