@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "ninja",  # serves Swagger UI's files locally: the hospital intranet has no CDN
     "countycare.core",
     "countycare.registry",
     "countycare.accounts",

@@ -267,7 +267,8 @@ def register_resident(*, user: Any, data: ResidentData, channel: str = "web",
                 resident = Resident.objects.create(community_id=community_id, **values)
         except IntegrityError:  # a concurrent registration of the same ID won the race
             _national_id_conflict(community_id, values["national_id"])
-            raise
+            raise Conflict("同时有另一登记写入了相同信息，请刷新后重试 (a concurrent registration clashed; "
+                           "reload and try again)") from None
         _save_tags_and_identifiers(resident, data)
         audit.record(
             audit.Actor.of(user, channel), "create", "Resident", resident.uuid, resident_id=resident.uuid,
