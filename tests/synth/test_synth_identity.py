@@ -46,3 +46,15 @@ def test_names_are_chinese_with_a_surname_distribution(make_county):
     top_five = sum(surnames[s] for s in "王李张刘陈") / len(names)
     assert 0.25 < top_five < 0.37  # 30.8% nationally
     assert len(surnames) > 80
+
+
+def test_the_cached_id_builder_matches_core_build():
+    import datetime as dt
+
+    from countycare.synth.people import NationalIdMaker
+
+    maker = NationalIdMaker("361129")
+    for day in (dt.date(1931, 2, 28), dt.date(1988, 12, 31), dt.date(2024, 2, 29)):
+        for sequence in (0, 7, 42, 99):
+            for sex in ("male", "female"):
+                assert maker.build(day, sequence, sex) == nationalid.build("361129", day, sequence, sex)
