@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(f"database: {connection.vendor} ({where})")
         call_command("migrate", interactive=False, verbosity=0 if quiet else 1)
         if "loadcodes" in get_commands():
-            call_command("loadcodes", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+            call_command("loadcodes", verbosity=0, stdout=io.StringIO())
         community = Community.objects.order_by("id").first()
         if community is None:
             with rich_progress(enabled=options["verbosity"] > 0) as progress:
