@@ -23,7 +23,7 @@ def posting_of(county, key: str) -> Posting:
 
 def test_it_reads_a_posting_as_a_practitioner_role(county, fhir_as):
     posting = posting_of(county, "township_doctor")
-    response = fhir_as("village_doctor").get(f"/fhir/PractitionerRole/{posting.pk}")
+    response = fhir_as("village_doctor").get(f"/fhir/PractitionerRole/{posting.uuid}")
     role = valid(response.json())
     assert role.practitioner.reference == f"Practitioner/{county.practitioners['township_doctor'].uuid}"
     assert role.organization.reference == f"Organization/{county.orgs['east'].uuid}"
@@ -46,19 +46,19 @@ def test_it_searches_by_practitioner_organization_and_role(county, fhir_as):
             "/fhir/PractitionerRole",
             {"practitioner": f"Practitioner/{county.practitioners['township_doctor'].uuid}"},
         )
-    ) == {str(doctor.pk)}
+    ) == {str(doctor.uuid)}
     at_lead = ids(
         client.get("/fhir/PractitionerRole", {"organization": f"Organization/{county.orgs['lead'].uuid}"})
     )
     assert len(at_lead) == 6  # specialist, reader, pharmacist, officer, admin, bureau
     both = ids(client.get("/fhir/PractitionerRole", {"role": "township_doctor"}))
-    assert both == {str(doctor.pk), str(posting_of(county, "west_doctor").pk)}
+    assert both == {str(doctor.uuid), str(posting_of(county, "west_doctor").uuid)}
     assert ids(
         client.get(
             "/fhir/PractitionerRole",
             {"role": "township_doctor", "organization": f"Organization/{county.orgs['west'].uuid}"},
         )
-    ) == {str(posting_of(county, "west_doctor").pk)}
+    ) == {str(posting_of(county, "west_doctor").uuid)}
 
 
 def test_it_searches_postings_in_force(county, fhir_as):
@@ -70,12 +70,12 @@ def test_it_searches_postings_in_force(county, fhir_as):
         end=dt.date(2019, 12, 31),
     )
     client = fhir_as("community_admin")
-    assert str(ended.pk) in ids(client.get("/fhir/PractitionerRole", {"active": "false"}))
-    assert str(ended.pk) not in ids(client.get("/fhir/PractitionerRole", {"active": "true"}))
+    assert str(ended.uuid) in ids(client.get("/fhir/PractitionerRole", {"active": "false"}))
+    assert str(ended.uuid) not in ids(client.get("/fhir/PractitionerRole", {"active": "true"}))
 
 
 def test_a_posting_of_another_community_is_not_found(county, fhir_as, other_community):
-    outcome(fhir_as("community_admin").get(f"/fhir/PractitionerRole/{other_community['posting'].pk}"), 404)
+    outcome(fhir_as("community_admin").get(f"/fhir/PractitionerRole/{other_community['posting'].uuid}"), 404)
 
 
 def test_an_administrator_posts_a_county_specialist_to_a_branch(county, fhir_as):
@@ -84,7 +84,7 @@ def test_an_administrator_posts_a_county_specialist_to_a_branch(county, fhir_as)
     body["extension"].append({"url": registry_fhir.EXT_DEPARTMENT, "valueString": "IM"})
     response = fhir_as("community_admin").post("/fhir/PractitionerRole", body)
     assert response.status_code == 201, response.content
-    posting = Posting.objects.get(pk=response.json()["id"])
+    posting = Posting.objects.get(uuid=response.json()["id"])
     assert (posting.organization, posting.kind, posting.start, posting.end, posting.department.code) == (
         county.orgs["west"],
         "county_to_township",
@@ -98,15 +98,15 @@ def test_an_administrator_posts_a_county_specialist_to_a_branch(county, fhir_as)
 def test_an_administrator_updates_a_posting_with_if_match(county, fhir_as):
     admin = fhir_as("community_admin")
     posting = posting_of(county, "west_doctor")
-    read = admin.get(f"/fhir/PractitionerRole/{posting.pk}")
+    read = admin.get(f"/fhir/PractitionerRole/{posting.uuid}")
     body = read.json()
     body["period"]["end"] = "2030-06-30"
-    response = admin.put(f"/fhir/PractitionerRole/{posting.pk}", body, **{"If-Match": read["ETag"]})
+    response = admin.put(f"/fhir/PractitionerRole/{posting.uuid}", body, **{"If-Match": read["ETag"]})
     assert response.status_code == 200, response.content
     posting.refresh_from_db()
     assert posting.end == dt.date(2030, 6, 30)
     before = snapshot()
-    outcome(admin.put(f"/fhir/PractitionerRole/{posting.pk}", body, **{"If-Match": read["ETag"]}), 412)
+    outcome(admin.put(f"/fhir/PractitionerRole/{posting.uuid}", body, **{"If-Match": read["ETag"]}), 412)
     assert snapshot() == before
 
 

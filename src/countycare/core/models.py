@@ -116,6 +116,9 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["id"]
+        # Add indexes, never alter columns: SQLite rebuilds a table to alter a column and the rebuild drops
+        # the append-only triggers (tests/core/test_audit_chain.py would catch it).
+        indexes = [models.Index(fields=["object_id"], name="audit_object")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_type} {self.object_id}"

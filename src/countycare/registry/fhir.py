@@ -10,7 +10,6 @@ scope, duplicates, optimistic locking) so pages, the JSON API and FHIR refuse th
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -875,15 +874,15 @@ class PractitionerRoleHandler(ReferenceDataHandler):
     }
 
     def resource_id(self, obj: Posting) -> str:
-        return str(obj.pk)
+        return str(obj.uuid)
 
     def read(self, user: Any, resource_id: str) -> Posting:
         found = None
-        pk = posting_pk(resource_id)
-        if pk is not None:
+        posting_uuid = uuid_or_none(resource_id)
+        if posting_uuid is not None:
             found = (
                 Posting.objects.select_related("practitioner", "organization", "department")
-                .filter(pk=pk, organization__community_id=user.community_id)
+                .filter(uuid=posting_uuid, organization__community_id=user.community_id)
                 .first()
             )
         if found is None:
@@ -900,7 +899,7 @@ class PractitionerRoleHandler(ReferenceDataHandler):
         return compact(
             {
                 "resourceType": "PractitionerRole",
-                "id": str(obj.pk),
+                "id": str(obj.uuid),
                 "meta": {"versionId": self.version(obj)},
                 "extension": extensions,
                 "active": obj.start <= today and (obj.end is None or obj.end >= today),
@@ -916,8 +915,8 @@ class PractitionerRoleHandler(ReferenceDataHandler):
     def condition(self, user: Any, name: str, value: str) -> Q:
         nothing = Q(pk__in=[])
         if name == "_id":
-            pk = posting_pk(value)
-            return Q(pk=pk) if pk is not None else nothing
+            found = uuid_or_none(value)
+            return Q(uuid=found) if found else nothing
         if name == "practitioner":
             found = uuid_or_none(fhir.reference_id(value, "Practitioner"))
             return Q(practitioner__uuid=found) if found else nothing
@@ -963,10 +962,6 @@ class PractitionerRoleHandler(ReferenceDataHandler):
             channel="fhir",
             expected_version=expected_version,
         )
-
-
-def posting_pk(value: str) -> int | None:
-    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
 
 
 def posting_data(user: Any, resource: Any) -> services.PostingData:

@@ -98,6 +98,7 @@ class Practitioner(models.Model):
 class Posting(models.Model):
     """A practitioner serving an organisation (and department) in a role for a period."""
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="postings")
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="postings")
     department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True)
@@ -205,7 +206,8 @@ class ResidentIdentifier(models.Model):
     class Meta:
         verbose_name = _("identifier")
         verbose_name_plural = _("identifiers")
-        constraints = [models.UniqueConstraint(fields=["type", "value"], name="identifier_unique_value")]
+        # value first: search looks identifiers up by number alone
+        constraints = [models.UniqueConstraint(fields=["value", "type"], name="identifier_unique_value")]
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} {self.value}"

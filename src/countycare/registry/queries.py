@@ -13,7 +13,6 @@ from django.db.models import Prefetch, Q, QuerySet
 from countycare.core import audit
 from countycare.core.codes import AGGREGATE_ONLY_ROLES, Role
 from countycare.core.errors import NotFound, PermissionDenied
-from countycare.core.pinyin import full as pinyin_full
 from countycare.core.scope import resident_filter
 
 from .models import Organization, Posting, Practitioner, Resident, ResidentIdentifier
@@ -41,13 +40,17 @@ def search_condition(query: str) -> Q | None:
     q = "".join(query.split())
     if not q:
         return None
-    exact_identifier = Q(pk__in=ResidentIdentifier.objects.filter(value=q.upper()).values("resident_id"))
+    if DIGITS.match(q) or LATIN.match(q):
+        # Looked up first, not as a subquery inside the OR: a subquery there makes PostgreSQL scan every
+        # resident instead of combining the prefix indexes (benchmarks/search_residents.py).
+        identified = list(ResidentIdentifier.objects.filter(value=q.upper()).values_list("resident_id", flat=True)[:50])
+        exact_identifier = Q(pk__in=identified) if identified else Q(pk__in=[])
     if DIGITS.match(q):
         return Q(national_id__startswith=q.upper()) | Q(phone__startswith=q) | exact_identifier
     if LATIN.match(q):
         low = q.lower()
         return Q(name_initials__startswith=low) | Q(name_pinyin__startswith=low) | exact_identifier
-    return Q(name__startswith=q) | Q(name_pinyin=pinyin_full(q)) & Q(name__startswith=q[:1])
+    return Q(name__startswith=q)
 
 
 def audit_residents(user: Any, residents: Iterable[Resident], *, action: str, channel: str, reason: str = "",

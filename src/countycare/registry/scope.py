@@ -54,5 +54,6 @@ def base_scope(user: Any) -> Q | None:
         return Q(community_id=user.community_id)
     if user.role in CLINICAL_ROLES:
         orgs = covered_organization_ids(user)
-        return Q(home_organization_id__in=sorted(orgs)) if orgs else None
+        # community_id is redundant for the result but lets the search indexes (which lead with it) apply
+        return Q(community_id=user.community_id, home_organization_id__in=sorted(orgs)) if orgs else None
     return None

@@ -450,6 +450,7 @@ PRACTITIONER_COLUMNS = (
 )
 POSTING_COLUMNS = (
     "id",
+    "uuid",
     "practitioner_id",
     "organization_id",
     "department_id",
@@ -799,5 +800,8 @@ def load_staff(plan: CountyPlan, loader: BulkLoader) -> int:
             postings.append((pid, org_id, dept_id, role, kind, start, end))
     loader.load(Practitioner, PRACTITIONER_COLUMNS, practitioners)
     first_posting = loader.reserve_ids(Posting, len(postings))
-    loader.load(Posting, POSTING_COLUMNS, ((first_posting + i, *p) for i, p in enumerate(postings)))
+    posting_rng = stream(plan.seed, "posting-ids")
+    loader.load(
+        Posting, POSTING_COLUMNS, ((first_posting + i, new_uuid(posting_rng), *p) for i, p in enumerate(postings))
+    )
     return len(staff)
