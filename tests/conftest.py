@@ -75,7 +75,9 @@ def build_county() -> County:
     Department.objects.create(organization=county.orgs["east"], code="GP", name="全科", specialty="general practice")
 
     def practitioner(key, name, title, home, role, kind=PostingKind.HOME):
-        p = Practitioner.objects.create(community=community, name=name, title=title, licence_number=f"L{len(county.practitioners):05d}")
+        p = Practitioner.objects.create(
+            community=community, name=name, title=title, licence_number=f"L{len(county.practitioners):05d}"
+        )
         Posting.objects.create(practitioner=p, organization=county.orgs[home], role=role, kind=kind,
                                start=dt.date(2020, 1, 1))
         county.practitioners[key] = p

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from tests.conftest import COUNTY, make_resident
 
 from countycare.core import nationalid
 from countycare.core.codes import KeyPopulation, Sex
@@ -10,7 +11,6 @@ from countycare.core.errors import Conflict, InvalidInput, PermissionDenied, Pre
 from countycare.core.models import AuditEvent
 from countycare.registry import services
 from countycare.registry.models import Resident, ResidentIdentifier, ResidentTag
-from tests.conftest import COUNTY, make_resident
 
 
 def data(county, **overrides):

@@ -6,10 +6,10 @@ import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import make_resident
 
 from countycare.core import pinyin
 from countycare.registry import queries
-from tests.conftest import make_resident
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,8 @@ ATTENDING_OR_ABOVE = frozenset(
 class PostingKind(models.TextChoices):
     HOME = "home", _("Home institution")
     COUNTY_TO_TOWNSHIP = "county_to_township", _("Posted down (county managed, township used)")  # 县管乡用
-    TOWNSHIP_TO_VILLAGE = "township_to_village", _("Hired by branch for village (township hired, village used)")  # 乡聘村用
+    # 乡聘村用
+    TOWNSHIP_TO_VILLAGE = "township_to_village", _("Hired by branch for village (township hired, village used)")
     MULTI_SITE = "multi_site", _("Multi-site practice")  # 多点执业
 
 

@@ -57,4 +57,6 @@ def store(user_id: int, key: str | None, method: str, path: str, body: bytes, re
             )
     except IntegrityError:
         # a concurrent retry with the same key got there first: this write must not land twice
-        raise Conflict("相同请求正在处理或已完成，请稍后刷新 (a request with this Idempotency-Key already ran)") from None
+        raise Conflict(
+            "相同请求正在处理或已完成，请稍后刷新 (a request with this Idempotency-Key already ran)"
+        ) from None

@@ -74,7 +74,8 @@ def parse(raw: str, *, today: dt.date | None = None) -> NationalId:
     division = value[:6]
     if division[:2] not in PROVINCE_CODES or division[2:] == "0000":
         raise NationalIdError(
-            "division", f"地址码{division}不是有效的县级行政区划代码 (address code {division} is not a county division code)"
+            "division",
+            f"地址码{division}不是有效的县级行政区划代码 (address code {division} is not a county division code)",
         )
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

@@ -22,12 +22,14 @@ DOMAIN = "DOMAIN.md (county and city implementation plans 2017-2025; national fu
 DEFAULTS = {
     p.key: p
     for p in [
-        PolicyDefault("county_visit_rate_target", Decimal("0.90"), "ratio", "县域就诊率目标 County visit rate target", DOMAIN),
+        PolicyDefault("county_visit_rate_target", Decimal("0.90"), "ratio",
+                      "县域就诊率目标 County visit rate target", DOMAIN),
         PolicyDefault("grassroots_visit_share_target", Decimal("0.65"), "ratio",
                       "基层就诊率目标 Grassroots visit share target", DOMAIN),
         PolicyDefault("out_of_county_inpatient_share_drop", Decimal("0.02"), "ratio/year",
                       "县外住院占比年降幅 Yearly fall of out-of-county inpatient share", DOMAIN),
-        PolicyDefault("contract_coverage_target", Decimal("0.30"), "ratio", "家庭医生签约率目标 Contract coverage", DOMAIN),
+        PolicyDefault("contract_coverage_target", Decimal("0.30"), "ratio",
+                      "家庭医生签约率目标 Contract coverage", DOMAIN),
         PolicyDefault("contract_key_population_target", Decimal("0.60"), "ratio",
                       "重点人群签约率目标 Key-population contract coverage", DOMAIN),
         PolicyDefault("reserved_slot_share", Decimal("0.20"), "ratio",
@@ -43,7 +45,8 @@ DEFAULTS = {
                       "乡镇住院实际报销比 Township inpatient actual reimbursement", DOMAIN),
         PolicyDefault("poor_in_policy_reimbursement_target", Decimal("0.90"), "ratio",
                       "贫困人口政策内报销比 Registered-poor in-policy reimbursement", DOMAIN),
-        PolicyDefault("vaccination_coverage_target", Decimal("0.90"), "ratio", "疫苗接种率 Vaccination coverage", DOMAIN),
+        PolicyDefault("vaccination_coverage_target", Decimal("0.90"), "ratio",
+                      "疫苗接种率 Vaccination coverage", DOMAIN),
         PolicyDefault("elderly_age", Decimal("65"), "years", "老年人年龄 Age of the elderly key population", DOMAIN),
         PolicyDefault("child_max_age", Decimal("6"), "years", "儿童重点人群年龄上限 Child key population age", DOMAIN),
     ]

@@ -114,7 +114,8 @@ class Posting(models.Model):
         indexes = [models.Index(fields=["organization", "start"]), models.Index(fields=["practitioner", "start"])]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")), name="posting_end_after_start"
+                condition=models.Q(end__isnull=True) | models.Q(end__gte=models.F("start")),
+                name="posting_end_after_start",
             )
         ]
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from countycare.core import audit
-from countycare.core.codes import AGGREGATE_ONLY_ROLES, Role
+from countycare.core.codes import AGGREGATE_ONLY_ROLES
 from countycare.core.errors import NotFound, PermissionDenied
 from countycare.core.scope import resident_filter
 
@@ -31,7 +31,9 @@ def visible_residents(user: Any, *, include_merged: bool = False) -> QuerySet[Re
 
 def require_patient_access(user: Any) -> None:
     if user.role in AGGREGATE_ONLY_ROLES:
-        raise PermissionDenied("卫健局账号只能查看汇总指标，不能查看个人档案 (the bureau sees aggregates, not individual records)")
+        raise PermissionDenied(
+            "卫健局账号只能查看汇总指标，不能查看个人档案 (the bureau sees aggregates, not individual records)"
+        )
 
 
 def search_condition(query: str) -> Q | None:

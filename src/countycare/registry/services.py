@@ -148,7 +148,9 @@ def _clean(data: ResidentData, *, community_id: int) -> dict[str, Any]:
     if values["phone"] and not (values["phone"].replace("-", "").isdigit() and 7 <= len(values["phone"]) <= 20):
         raise InvalidInput("电话号码格式不正确 (phone number is not valid)", field="phone")
     if data.insurance_scheme not in InsuranceScheme.values:
-        raise InvalidInput(f"未知的医保类型 {data.insurance_scheme} (unknown insurance scheme)", field="insurance_scheme")
+        raise InvalidInput(
+            f"未知的医保类型 {data.insurance_scheme} (unknown insurance scheme)", field="insurance_scheme"
+        )
     values["insurance_scheme"] = data.insurance_scheme
     unknown = [t for t in data.tags if t not in KeyPopulation.values]
     if unknown:
@@ -214,8 +216,9 @@ def find_likely_duplicates(*, community_id: int, name: str, birth_date: dt.date 
 def _save_tags_and_identifiers(resident: Resident, data: ResidentData) -> None:
     ResidentTag.objects.filter(resident=resident).exclude(tag__in=data.tags).delete()
     existing = set(ResidentTag.objects.filter(resident=resident).values_list("tag", flat=True))
+    today = dt.date.today()
     ResidentTag.objects.bulk_create(
-        ResidentTag(resident=resident, tag=t, since=dt.date.today()) for t in dict.fromkeys(data.tags) if t not in existing
+        ResidentTag(resident=resident, tag=t, since=today) for t in dict.fromkeys(data.tags) if t not in existing
     )
     wanted = {(t, v.strip().upper()) for t, v in data.identifiers}
     ResidentIdentifier.objects.filter(resident=resident).delete()
@@ -293,7 +296,9 @@ def update_resident(*, user: Any, resident: Resident, data: ResidentData, channe
             )
         _national_id_conflict(resident.community_id, values["national_id"], exclude_id=resident.pk)
         changed = {
-            f: [_plain(getattr(current, f)), _plain(values[f])] for f in EDITABLE_FIELDS if getattr(current, f) != values[f]
+            f: [_plain(getattr(current, f)), _plain(values[f])]
+            for f in EDITABLE_FIELDS
+            if getattr(current, f) != values[f]
         }
         for name, value in values.items():
             setattr(current, name, value)

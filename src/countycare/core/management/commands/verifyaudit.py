@@ -10,8 +10,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         total = AuditEvent.objects.count()
-        with Progress(TextColumn("核验审计链 verifying audit chain"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      disable=total < 10_000) as progress:
+        columns = (
+            TextColumn("核验审计链 verifying audit chain"), BarColumn(), TextColumn("{task.completed}/{task.total}")
+        )
+        with Progress(*columns, disable=total < 10_000) as progress:
             task = progress.add_task("verify", total=total)
             report = audit.verify_chain(progress=lambda n: progress.update(task, completed=n))
         if report.ok:
