@@ -63,8 +63,17 @@ def main(argv: list[str] | None = None) -> None:
         print_help()
         return
     from django.core.management import execute_from_command_line
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
 
-    execute_from_command_line(["countycare", *argv[1:]])
+    try:
+        execute_from_command_line(["countycare", *argv[1:]])
+    except DatabaseError as exc:
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            sys.exit(f"数据库尚未初始化或需要升级 (the database has unapplied migrations): run `countycare migrate` "
+                     f"or `countycare demo` first. ({exc})")
+        raise
 
 
 if __name__ == "__main__":
