@@ -6,8 +6,9 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from tests.helpers import post_specialist
 
-from countycare.core.codes import Level, OrganizationType, PostingKind, Role, Title
+from countycare.core.codes import Level, OrganizationType, Role, Title
 from countycare.core.models import Community
 from countycare.registry.models import Organization, Posting, Practitioner
 
@@ -89,14 +90,7 @@ def test_practitioners_filtered_by_organisation_and_title(county, api_as, other_
 
 def test_a_practitioner_comes_with_their_postings(county, api_as):
     doctor = county.practitioners["county_specialist"]
-    Posting.objects.create(
-        practitioner=doctor,
-        organization=county.orgs["west"],
-        role=Role.COUNTY_SPECIALIST,
-        kind=PostingKind.COUNTY_TO_TOWNSHIP,
-        start=dt.date(2025, 3, 1),
-        end=dt.date(2025, 8, 31),
-    )
+    post_specialist(county, "west", dt.date(2025, 3, 1), dt.date(2025, 8, 31))
     response = api_as("village_doctor").get(f"/api/practitioners/{doctor.uuid}")
     assert response.status_code == 200
     postings = response.json()["postings"]

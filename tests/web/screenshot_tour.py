@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import PASSWORD, make_resident
+from tests.helpers import duplicate_of_zhang_san, post_down
 from tests.web.conftest import sign_in
 
 OUT = os.environ.get("COUNTYCARE_SCREENSHOTS", "screenshots")
@@ -22,9 +23,9 @@ pytestmark = [pytest.mark.browser]
 
 def enrich(county) -> None:
     """A little more than the test county: a household, identifiers, postings of each kind, a merge."""
-    from countycare.core.codes import IdentifierType, KeyPopulation, PostingKind, Role, Sex, Title
+    from countycare.core.codes import IdentifierType, KeyPopulation, Sex
     from countycare.registry import services
-    from countycare.registry.models import Household, Posting, Practitioner, Resident, ResidentIdentifier
+    from countycare.registry.models import Household, Resident, ResidentIdentifier
 
     east_v1 = county.orgs["east_v1"]
     household = Household.objects.create(
@@ -74,41 +75,18 @@ def enrich(county) -> None:
             phone=f"1370000{i:04d}",
             tags=(KeyPopulation.HYPERTENSION,) if i % 3 == 0 else (),
         )
-    twin = make_resident(
-        county, "zhang_dup", "张三", "east_v1", birth=dt.date(1960, 5, 1), with_id=False, phone="13800000001"
-    )
+    twin = duplicate_of_zhang_san(county)
     services.merge_residents(
         user=county.users["community_admin"],
         survivor=zhang,
         duplicate=twin,
         reason="同一人重复建档（无身份证号的旧记录）",
     )
-    specialist = county.practitioners["county_specialist"]
-    Posting.objects.create(
-        practitioner=specialist,
-        organization=county.orgs["east"],
-        role=Role.COUNTY_SPECIALIST,
-        kind=PostingKind.COUNTY_TO_TOWNSHIP,
-        start=dt.date(2025, 3, 1),
-        end=dt.date(2026, 2, 28),
-    )
-    Posting.objects.create(
-        practitioner=specialist,
-        organization=county.orgs["west"],
-        role=Role.COUNTY_SPECIALIST,
-        kind=PostingKind.COUNTY_TO_TOWNSHIP,
-        start=dt.date(2026, 3, 1),
-        end=dt.date(2027, 2, 28),
-    )
-    hired = Practitioner.objects.create(
-        community=county.community, name="王建华", title=Title.VILLAGE_DOCTOR, licence_number="V33012200017"
-    )
-    Posting.objects.create(
-        practitioner=hired,
-        organization=county.orgs["east_v2"],
-        role=Role.VILLAGE_DOCTOR,
-        kind=PostingKind.TOWNSHIP_TO_VILLAGE,
-        start=dt.date(2024, 1, 1),
+    post_down(
+        county,
+        east=(dt.date(2025, 3, 1), dt.date(2026, 2, 28)),
+        west=(dt.date(2026, 3, 1), dt.date(2027, 2, 28)),
+        licence_number="V33012200017",
     )
 
 

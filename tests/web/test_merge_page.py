@@ -1,17 +1,16 @@
 """合并: a community admin folds a duplicate into a record (reason and confirmation required) and can undo it
 from the record's audit trail."""
 
-import datetime as dt
-
-from tests.conftest import make_resident
+from tests.helpers import duplicate_of_zhang_san
 
 from countycare.core.models import AuditEvent
 from countycare.registry.models import Resident
 
 
-def duplicate_of_zhang_san(county):
-    return make_resident(
-        county, "zhang_dup", "张三", "east_v1", birth=dt.date(1960, 5, 1), with_id=False, phone="13800000001"
+def submit_merge(client, survivor, duplicate, reason: str):
+    """Submit the merge form for `duplicate` into `survivor`, the confirmation ticked."""
+    return client.post(
+        f"/residents/{survivor.uuid}/merge/", {"duplicate": str(duplicate.uuid), "reason": reason, "confirm": "on"}
     )
 
 
@@ -45,10 +44,7 @@ def test_a_merge_folds_the_duplicate_in_and_can_be_undone(county, as_role):
     zhang = county.residents["zhang_san"]
     dup = duplicate_of_zhang_san(county)
     client = as_role("community_admin")
-    response = client.post(
-        f"/residents/{zhang.uuid}/merge/",
-        {"duplicate": str(dup.uuid), "reason": "同一人重复建档", "confirm": "on"},
-    )
+    response = submit_merge(client, zhang, dup, "同一人重复建档")
     assert response.status_code == 302 and response["Location"] == f"/residents/{zhang.uuid}/"
     assert Resident.objects.get(pk=dup.pk).merged_into_id == zhang.pk
 
@@ -70,7 +66,7 @@ def test_undoing_needs_a_reason(county, as_role):
     zhang = county.residents["zhang_san"]
     dup = duplicate_of_zhang_san(county)
     client = as_role("community_admin")
-    client.post(f"/residents/{zhang.uuid}/merge/", {"duplicate": str(dup.uuid), "reason": "重复", "confirm": "on"})
+    submit_merge(client, zhang, dup, "重复")
     merge = AuditEvent.objects.get(action="merge")
     response = client.post(f"/residents/{zhang.uuid}/unmerge/", {"event": merge.pk, "reason": ""}, follow=True)
     assert "请填写撤销合并的原因" in response.content.decode()
@@ -79,36 +75,14 @@ def test_undoing_needs_a_reason(county, as_role):
 
 def test_two_records_with_different_national_ids_are_not_merged(county, as_role):
     zhang = county.residents["zhang_san"]
-    body = (
-        as_role("community_admin")
-        .post(
-            f"/residents/{zhang.uuid}/merge/",
-            {
-                "duplicate": str(county.residents["li_si"].uuid),
-                "reason": "误操作",
-                "confirm": "on",
-            },
-        )
-        .content.decode()
-    )
+    body = submit_merge(as_role("community_admin"), zhang, county.residents["li_si"], "误操作").content.decode()
     assert "两份档案身份证号不同，不是同一人" in body
     assert Resident.objects.get(pk=county.residents["li_si"].pk).merged_into_id is None
 
 
 def test_a_record_cannot_be_merged_into_itself(county, as_role):
     zhang = county.residents["zhang_san"]
-    body = (
-        as_role("community_admin")
-        .post(
-            f"/residents/{zhang.uuid}/merge/",
-            {
-                "duplicate": str(zhang.uuid),
-                "reason": "x",
-                "confirm": "on",
-            },
-        )
-        .content.decode()
-    )
+    body = submit_merge(as_role("community_admin"), zhang, zhang, "x").content.decode()
     assert "不能与自身合并" in body
 
 

@@ -2,40 +2,21 @@
 
 import datetime as dt
 
-from countycare.core.codes import PostingKind, Role, Title
+from tests import helpers
+
+from countycare.core.codes import Role, Title
 from countycare.registry.models import Posting, Practitioner
 
 
 def post_down(county):
     """The county specialist posted to the west branch (县管乡用) and a village doctor hired by the east
     branch for 南村 (乡聘村用), with one ended posting."""
-    specialist = county.practitioners["county_specialist"]
-    Posting.objects.create(
-        practitioner=specialist,
-        organization=county.orgs["east"],
-        role=Role.COUNTY_SPECIALIST,
-        kind=PostingKind.COUNTY_TO_TOWNSHIP,
-        start=dt.date(2021, 3, 1),
-        end=dt.date(2022, 2, 28),
+    return helpers.post_down(
+        county,
+        east=(dt.date(2021, 3, 1), dt.date(2022, 2, 28)),
+        west=(dt.date(2024, 3, 1), None),
+        licence_number="V0017",
     )
-    Posting.objects.create(
-        practitioner=specialist,
-        organization=county.orgs["west"],
-        role=Role.COUNTY_SPECIALIST,
-        kind=PostingKind.COUNTY_TO_TOWNSHIP,
-        start=dt.date(2024, 3, 1),
-    )
-    hired = Practitioner.objects.create(
-        community=county.community, name="王建华", title=Title.VILLAGE_DOCTOR, licence_number="V0017"
-    )
-    Posting.objects.create(
-        practitioner=hired,
-        organization=county.orgs["east_v2"],
-        role=Role.VILLAGE_DOCTOR,
-        kind=PostingKind.TOWNSHIP_TO_VILLAGE,
-        start=dt.date(2024, 1, 1),
-    )
-    return specialist, hired
 
 
 def test_the_tree_nests_branches_and_villages_under_the_lead_hospital(county, as_role):

@@ -15,17 +15,7 @@ ROLES = [
     "cdc_officer",
     "resident",
 ]
-PATIENT = {
-    "village_doctor",
-    "township_doctor",
-    "west_doctor",
-    "county_specialist",
-    "centre_reader",
-    "pharmacist",
-    "insurance_officer",
-    "community_admin",
-    "cdc_officer",
-}
+PATIENT = set(ROLES) - {"bureau_viewer", "resident"}  # everyone but the bureau and residents themselves
 REGISTER = {"village_doctor", "township_doctor", "west_doctor", "county_specialist", "community_admin"}
 MANAGERS = {"insurance_officer", "community_admin", "bureau_viewer", "cdc_officer"}
 

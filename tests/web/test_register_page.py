@@ -37,6 +37,21 @@ def form_data(county, **changes):
     return data
 
 
+def zhang_san_again(county, **changes):
+    """The form for 张三 once more, without a national ID or identifiers: the duplicate check should catch it."""
+    return form_data(
+        county,
+        name="张三",
+        national_id="",
+        sex="male",
+        birth_date="1960-05-01",
+        phone="13800000001",
+        tags=[],
+        **{"ident-0-type": "", "ident-0-value": ""},
+        **changes,
+    )
+
+
 def test_a_village_doctor_registers_a_resident_with_only_the_national_id(county, as_role):
     client = as_role("village_doctor")
     response = client.post("/residents/new/", form_data(county))
@@ -102,16 +117,7 @@ def test_registering_at_another_township_is_refused(county, as_role):
 
 def test_a_likely_duplicate_is_shown_and_can_be_confirmed(county, as_role):
     client = as_role("township_doctor")
-    data = form_data(
-        county,
-        name="张三",
-        national_id="",
-        sex="male",
-        birth_date="1960-05-01",
-        phone="13800000001",
-        tags=[],
-        **{"ident-0-type": "", "ident-0-value": ""},
-    )
+    data = zhang_san_again(county)
     first = client.post("/residents/new/", data)
     body = first.content.decode()
     assert first.status_code == 200
@@ -130,24 +136,8 @@ def test_a_likely_duplicate_is_shown_and_can_be_confirmed(county, as_role):
 
 
 def test_a_duplicate_outside_scope_is_named_but_not_linked(county, as_role):
-    body = (
-        as_role("west_doctor")
-        .post(
-            "/residents/new/",
-            form_data(
-                county,
-                name="张三",
-                national_id="",
-                sex="male",
-                birth_date="1960-05-01",
-                phone="13800000001",
-                home_organization=county.orgs["west_v1"].pk,
-                tags=[],
-                **{"ident-0-type": "", "ident-0-value": ""},
-            ),
-        )
-        .content.decode()
-    )
+    data = zhang_san_again(county, home_organization=county.orgs["west_v1"].pk)
+    body = as_role("west_doctor").post("/residents/new/", data).content.decode()
     assert "疑似重复建档" in body
     assert f"/residents/{county.residents['zhang_san'].uuid}/" not in body
 
