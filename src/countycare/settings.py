@@ -42,8 +42,18 @@ def _secret_key() -> str:
         return from_env
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        # Written owner-only from the first byte (write-then-chmod leaves it readable under the umask for a
+        # moment), and linked into place whole: a process starting at the same time keeps the key that won.
+        scratch = DATA_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(50))
+        try:
+            os.link(scratch, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            scratch.unlink()
     return key_file.read_text().strip()
 
 

@@ -118,7 +118,10 @@ def test_a_likely_duplicate_without_national_id_is_a_409_naming_the_candidates(c
     issues = outcome(fhir_as("village_doctor").post("/fhir/Patient", body), 409)
     assert f"Patient/{zhang.uuid}" in diagnostics(issues)
     assert "X-Confirm-Not-Duplicate" in diagnostics(issues)
-    assert snapshot() == before
+    # nothing is written but the audit of the candidates shown (showing them is a read of their records)
+    shown = AuditEvent.objects.filter(action="duplicate-check")
+    assert list(shown.values_list("resident_id", "channel")) == [(str(zhang.uuid), "fhir")]
+    assert snapshot() == {**before, "audit_events": before["audit_events"] + 1}
 
 
 def test_a_likely_duplicate_can_be_confirmed_as_a_different_person(county, fhir_as):

@@ -170,7 +170,11 @@ class ResourceHandler:
         """Raise PermissionDenied when the user's role may not create or update this type at all."""
         raise NotImplementedError
 
-    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str]) -> Any:
+    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str],
+               within: Callable[[Any], None]) -> Any:
+        """Write the new object and call `within(obj)` inside the same transaction (the idempotent answer is
+        stored there). The handler owns that transaction: a refusal may leave an audit record that must
+        survive it, so the caller opens none around this call."""
         raise NotImplementedError
 
     def update(self, user: Any, obj: Any, resource: Any, *, expected_version: str | None,
@@ -602,14 +606,17 @@ def create_interaction(request: HttpRequest, user: Any, handler: ResourceHandler
     if replay is not None:
         return fhir_response(json.loads(replay.body), status=replay.status, headers=replay.headers)
     resource = parse_resource(request, handler)
-    with transaction.atomic():
-        obj = handler.create(user, resource, headers=request.headers)
-        resource_body = handler.to_fhir(obj)
+    answer: list[HttpResponse] = []
+
+    def respond(obj: Any) -> None:  # inside the write's transaction, so the stored answer lands with it
         headers = resource_headers(request, handler, obj, location=True)
-        response = fhir_response(resource_body, status=201, headers=headers)
+        response = fhir_response(handler.to_fhir(obj), status=201, headers=headers)
         idempotency.store(user.pk, key, "POST", request.path, body,
                           idempotency.StoredResponse(201, headers, response.content.decode()))
-    return response
+        answer.append(response)
+
+    handler.create(user, resource, headers=request.headers, within=respond)
+    return answer[0]
 
 
 def update_interaction(request: HttpRequest, user: Any, handler: ResourceHandler, resource_id: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router
@@ -91,15 +90,20 @@ def register_resident(
     if replay is not None:
         return HttpResponse(replay.body, status=replay.status, headers=replay.headers, content_type=JSON)
     data = _resident_data(user, payload.model_dump(exclude={"confirm_not_duplicate"}))
-    with transaction.atomic():
-        resident = services.register_resident(
-            user=user, data=data, channel=CHANNEL, confirmed_not_duplicate=payload.confirm_not_duplicate
-        )
-        body = ResidentOut.from_orm(resident).model_dump_json()
-        headers = {"Location": f"{request.path}/{resident.uuid}"}
+    answer: dict[str, Any] = {}
+
+    def store_answer(resident: Resident) -> None:
+        # inside the registration's transaction (not one of ours around it: a refusal's audit must survive)
+        answer["body"] = ResidentOut.from_orm(resident).model_dump_json()
+        answer["headers"] = {"Location": f"{request.path}/{resident.uuid}"}
         idempotency.store(user.pk, idempotency_key, method, request.path, request.body,
-                          idempotency.StoredResponse(201, headers, body))
-    return HttpResponse(body, status=201, headers=headers, content_type=JSON)
+                          idempotency.StoredResponse(201, answer["headers"], answer["body"]))
+
+    services.register_resident(
+        user=user, data=data, channel=CHANNEL, confirmed_not_duplicate=payload.confirm_not_duplicate,
+        within=store_answer,
+    )
+    return HttpResponse(answer["body"], status=201, headers=answer["headers"], content_type=JSON)
 
 
 @router.patch(

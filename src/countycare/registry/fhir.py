@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from fhir.resources.R4B.organization import Organization as FhirOrganization
@@ -393,10 +394,12 @@ class PatientHandler(fhir.ResourceHandler):
                 "您的角色不能登记或修改居民档案 (your role cannot register or edit residents)"
             )
 
-    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str]) -> Resident:
+    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str],
+               within: Callable[[Any], None]) -> Resident:
         confirmed = headers.get(fhir.CONFIRM_NOT_DUPLICATE_HEADER, "").strip().lower() in CONFIRM_VALUES
         return services.register_resident(
-            user=user, data=resident_data(user, resource), channel="fhir", confirmed_not_duplicate=confirmed
+            user=user, data=resident_data(user, resource), channel="fhir", confirmed_not_duplicate=confirmed,
+            within=within,
         )
 
     def update(
@@ -548,6 +551,17 @@ class ReferenceDataHandler(fhir.ResourceHandler):
     def version(self, obj: Any) -> str:
         return services.content_version(obj)
 
+    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str],
+               within: Callable[[Any], None]) -> Any:
+        with transaction.atomic():
+            obj = self.create_object(user, resource)
+            within(obj)
+        return obj
+
+    def create_object(self, user: Any, resource: Any) -> Any:
+        """The service call that writes a new object from the validated resource."""
+        raise NotImplementedError
+
     def page(self, matches: Any, *, offset: int, count: int) -> tuple[list[Any], int]:
         return list(matches[offset : offset + count]), matches.count()
 
@@ -648,7 +662,7 @@ class OrganizationHandler(ReferenceDataHandler):
         )
         return self.page(matches, offset=offset, count=count)
 
-    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str]) -> Organization:
+    def create_object(self, user: Any, resource: Any) -> Organization:
         return services.create_organization(user=user, data=organization_data(user, resource), channel="fhir")
 
     def update(
@@ -802,7 +816,7 @@ class PractitionerHandler(ReferenceDataHandler):
         )
         return self.page(matches, offset=offset, count=count)
 
-    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str]) -> Practitioner:
+    def create_object(self, user: Any, resource: Any) -> Practitioner:
         return services.create_practitioner(user=user, data=practitioner_data(resource), channel="fhir")
 
     def update(
@@ -943,7 +957,7 @@ class PractitionerRoleHandler(ReferenceDataHandler):
         )
         return self.page(matches, offset=offset, count=count)
 
-    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str]) -> Posting:
+    def create_object(self, user: Any, resource: Any) -> Posting:
         return services.create_posting(user=user, data=posting_data(user, resource), channel="fhir")
 
     def update(

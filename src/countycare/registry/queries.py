@@ -12,7 +12,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from countycare.core import audit
 from countycare.core.codes import AGGREGATE_ONLY_ROLES
-from countycare.core.errors import NotFound, PermissionDenied
+from countycare.core.errors import InvalidInput, NotFound, PermissionDenied
 from countycare.core.scope import resident_filter
 
 from .models import Organization, Posting, Practitioner, Resident, ResidentIdentifier
@@ -42,6 +42,8 @@ def search_condition(query: str) -> Q | None:
     q = "".join(query.split())
     if not q:
         return None
+    if "\x00" in q:  # PostgreSQL cannot compare text holding NUL: a database error, not "no match"
+        raise InvalidInput("搜索内容含空字符 (the search text contains a NUL character)", field="q")
     if DIGITS.match(q) or LATIN.match(q):
         # Looked up first, not as a subquery inside the OR: a subquery there makes PostgreSQL scan every
         # resident instead of combining the prefix indexes (benchmarks/search_residents.py).

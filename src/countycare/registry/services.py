@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,14 +222,25 @@ def _save_tags_and_identifiers(resident: Resident, data: ResidentData) -> None:
         ResidentTag(resident=resident, tag=t, since=today) for t in dict.fromkeys(data.tags) if t not in existing
     )
     wanted = {(t, v.strip().upper()) for t, v in data.identifiers}
-    ResidentIdentifier.objects.filter(resident=resident).delete()
+    # unchanged identifiers keep their rows: a merge names the rows it moved, and undoing it needs them
+    kept = set()
+    for row in ResidentIdentifier.objects.filter(resident=resident):
+        if (row.type, row.value) in wanted:
+            kept.add((row.type, row.value))
+        else:
+            row.delete()
+    added = wanted - kept
     clash = ResidentIdentifier.objects.filter(
-        Q(*[Q(type=t, value=v) for t, v in wanted], _connector=Q.OR) if wanted else Q(pk__in=[])
-    ).first()
+        Q(*[Q(type=t, value=v) for t, v in added], _connector=Q.OR) if added else Q(pk__in=[])
+    ).select_related("resident").first()
     if clash:
+        # identifiers are unique across communities (the table has no community): name the holder only when
+        # they are in this one, so the refusal does not reveal another community's resident
+        same_community = clash.resident.community_id == resident.community_id
         raise Conflict(f"证件{clash.get_type_display()} {clash.value}已登记给其他居民 (identifier already registered)",
-                       field="identifiers", detail={"existing": str(clash.resident.uuid)})
-    ResidentIdentifier.objects.bulk_create(ResidentIdentifier(resident=resident, type=t, value=v) for t, v in wanted)
+                       field="identifiers",
+                       detail={"existing": str(clash.resident.uuid)} if same_community else {})
+    ResidentIdentifier.objects.bulk_create(ResidentIdentifier(resident=resident, type=t, value=v) for t, v in added)
 
 
 def _national_id_conflict(community_id: int, national_id: str | None, exclude_id: int | None = None) -> None:
@@ -247,7 +259,11 @@ def _national_id_conflict(community_id: int, national_id: str | None, exclude_id
 
 
 def register_resident(*, user: Any, data: ResidentData, channel: str = "web",
-                      confirmed_not_duplicate: bool = False) -> Resident:
+                      confirmed_not_duplicate: bool = False,
+                      within: Callable[[Resident], None] | None = None) -> Resident:
+    """Register a resident. `within(resident)` runs inside the registration's transaction, for work that must
+    land with it (an API's idempotent answer). Callers must not wrap this call in a transaction of their own:
+    showing likely duplicates is audited, and that record has to survive the refusal that follows it."""
     community_id = user.community_id
     values = _clean(data, community_id=community_id)
     _check_can_write(user, values["home_organization"])
@@ -277,6 +293,8 @@ def register_resident(*, user: Any, data: ResidentData, channel: str = "web",
             audit.Actor.of(user, channel), "create", "Resident", resident.uuid, resident_id=resident.uuid,
             detail={"confirmed_not_duplicate": confirmed_not_duplicate} if confirmed_not_duplicate else {},
         )
+        if within is not None:
+            within(resident)
     return resident
 
 
@@ -294,6 +312,11 @@ def update_resident(*, user: Any, resident: Resident, data: ResidentData, channe
             raise PreconditionFailed(
                 f"档案已被他人修改（当前版本{current.version}），请刷新后重试 (record changed since you opened it)"
             )
+        # the checks above saw the row as read; without If-Match nothing else stops a write that is stale
+        if current.is_merged:
+            raise Conflict("该档案已合并到其他档案，请编辑保留的档案 (record was merged; edit the surviving record)")
+        if current.home_organization_id != resident.home_organization_id:
+            _check_can_write(user, current.home_organization)
         _national_id_conflict(resident.community_id, values["national_id"], exclude_id=resident.pk)
         changed = {
             f: [_plain(getattr(current, f)), _plain(values[f])]
@@ -397,13 +420,25 @@ def unmerge_residents(*, user: Any, merge_event_id: int, reason: str, channel: s
         survivor = Resident.objects.select_for_update().get(uuid=detail["survivor"])
         if duplicate.merged_into_id != survivor.pk:
             raise Conflict("档案状态已变化，不能撤销 (records changed since the merge)")
+        national_id_moved = detail.get("national_id_moved")
+        if national_id_moved and survivor.national_id != national_id_moved:
+            raise Conflict("合并后保留档案的身份证号已被修改，不能自动撤销 (the surviving record's national ID "
+                           "changed since the merge; undo cannot put it back)", field="national_id")
         models_by_label = {m._meta.label: m for m in apps.get_models()}
+        moved_back = []
         for label, ids in detail["moved"].items():
             model_label, field_name = label.rsplit(".", 1)
-            models_by_label[model_label]._default_manager.filter(pk__in=ids).update(**{field_name: duplicate})
-        if detail.get("national_id_moved"):
+            rows = models_by_label[model_label]._default_manager.filter(pk__in=ids, **{field_name: survivor})
+            if rows.count() != len(ids):
+                # some moved rows were since deleted or re-pointed: moving the rest back would split the record
+                raise Conflict(f"合并后档案已被修改（{model_label}），不能自动撤销 (records changed since the merge: "
+                               f"some moved {model_label} rows are gone)", detail={"changed": label})
+            moved_back.append((rows, field_name))
+        for rows, field_name in moved_back:
+            rows.update(**{field_name: duplicate})
+        if national_id_moved:
             Resident.objects.filter(pk=survivor.pk).update(national_id=None)
-            Resident.objects.filter(pk=duplicate.pk).update(national_id=detail["national_id_moved"])
+            Resident.objects.filter(pk=duplicate.pk).update(national_id=national_id_moved)
         ResidentTag.objects.bulk_create(
             ResidentTag(resident=duplicate, tag=t) for t in detail.get("dropped_tags", [])
         )

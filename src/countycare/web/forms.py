@@ -23,11 +23,23 @@ AUDIT_ACTIONS = [
 ]
 
 
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+
 class AuditFilterForm(forms.Form):
     username = forms.CharField(label=_("User"), required=False, max_length=150)
     action = forms.ChoiceField(label=_("Action"), required=False, choices=AUDIT_ACTIONS)
     resident = forms.UUIDField(label=_("Resident ID"), required=False)
     day = forms.DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_day(self) -> dt.date | None:
+        """A day whose bounds exist as aware datetimes: year 1 or 9999 would overflow the conversion."""
+        day = self.cleaned_data["day"]
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise forms.ValidationError(
+                _("Choose a day between %(first)s and %(last)s.") % {"first": FIRST_DAY, "last": LAST_DAY}
+            )
+        return day
 
     def apply(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         data = self.cleaned_data
