@@ -166,3 +166,10 @@ def test_an_over_long_address_is_refused_with_the_field_named(county):
     with pytest.raises(InvalidInput) as excinfo:
         services.register_resident(user=county.users["village_doctor"], data=data(county, address="村" * 201))
     assert excinfo.value.field == "address"
+
+
+@pytest.mark.parametrize("village_code", ["33012210120A", "3301221012", "110105101201"])
+def test_a_village_code_that_is_not_a_division_code_of_this_county_is_refused(county, village_code):
+    with pytest.raises(InvalidInput) as excinfo:
+        services.register_resident(user=county.users["village_doctor"], data=data(county, village_code=village_code))
+    assert excinfo.value.field == "village_code"

@@ -175,6 +175,13 @@ def _clean(data: ResidentData, *, community_id: int) -> dict[str, Any]:
     values["home_organization"] = home
     if not values["village_code"]:
         values["village_code"] = home.division_code
+    if not (values["village_code"].isdigit() and len(values["village_code"]) in (9, 12)
+            and values["village_code"].startswith(home.division_code[:6])):
+        raise InvalidInput(
+            f"村级区划代码应为本县的9位或12位数字 (village code must be 9 or 12 digits of county "
+            f"{home.division_code[:6]})",
+            field="village_code",
+        )
     values["name_pinyin"] = pinyin_full(name)
     values["name_initials"] = pinyin_initials(name)
     return values
@@ -240,7 +247,14 @@ def _save_tags_and_identifiers(resident: Resident, data: ResidentData) -> None:
         raise Conflict(f"证件{clash.get_type_display()} {clash.value}已登记给其他居民 (identifier already registered)",
                        field="identifiers",
                        detail={"existing": str(clash.resident.uuid)} if same_community else {})
-    ResidentIdentifier.objects.bulk_create(ResidentIdentifier(resident=resident, type=t, value=v) for t, v in added)
+    try:
+        with transaction.atomic():
+            ResidentIdentifier.objects.bulk_create(
+                ResidentIdentifier(resident=resident, type=t, value=v) for t, v in added
+            )
+    except IntegrityError:  # a concurrent registration took the same number between the check and the insert
+        raise Conflict("证件号码刚被其他登记占用，请核对后重试 (identifier was just registered by someone else)",
+                       field="identifiers") from None
 
 
 def _national_id_conflict(community_id: int, national_id: str | None, exclude_id: int | None = None) -> None:
