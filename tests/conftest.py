@@ -120,6 +120,27 @@ def county(db) -> County:
     return build_county()
 
 
+@pytest.fixture
+def other_community(db) -> dict:
+    """A neighbouring county on the same platform: one hospital, one chief physician, one posting.
+    Nothing of it may be reachable by a user of `county`."""
+    from countycare.core.models import Community
+    from countycare.registry.models import Organization, Posting, Practitioner
+
+    community = Community.objects.create(name="临县医共体", county_name="临县", division_code="330127")
+    organization = Organization.objects.create(
+        community=community, name="临县人民医院", org_type=OrganizationType.LEAD_HOSPITAL, level=Level.COUNTY,
+        division_code="330127",
+    )
+    practitioner = Practitioner.objects.create(
+        community=community, name="外县医生", title=Title.CHIEF_PHYSICIAN, licence_number="OTHER-1"
+    )
+    posting = Posting.objects.create(
+        practitioner=practitioner, organization=organization, role=Role.COUNTY_SPECIALIST, start=dt.date(2020, 1, 1)
+    )
+    return {"organization": organization, "practitioner": practitioner, "posting": posting}
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings, request):
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""

@@ -9,26 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.helpers import post_specialist
 
 from countycare.core.codes import Level, OrganizationType, Role, Title
-from countycare.core.models import Community
 from countycare.registry.models import Organization, Posting, Practitioner
-
-
-@pytest.fixture
-def other_community(county):
-    """A neighbouring county on the same platform, with a hospital and a doctor."""
-    community = Community.objects.create(name="邻县医共体", county_name="邻县", division_code="330127")
-    org = Organization.objects.create(
-        community=community,
-        name="邻县人民医院",
-        org_type=OrganizationType.LEAD_HOSPITAL,
-        level=Level.COUNTY,
-        division_code="330127",
-    )
-    doctor = Practitioner.objects.create(community=community, name="邻县医生", title=Title.CHIEF_PHYSICIAN)
-    Posting.objects.create(
-        practitioner=doctor, organization=org, role=Role.COUNTY_SPECIALIST, start=dt.date(2020, 1, 1)
-    )
-    return org, doctor
 
 
 def test_me_names_the_user_their_role_and_organisation(county, api_as):
@@ -54,7 +35,7 @@ def test_organisations_come_flat_with_their_parent(county, api_as, other_communi
     response = api_as("village_doctor").get("/api/organizations")
     assert response.status_code == 200
     orgs = {o["name"]: o for o in response.json()}
-    assert len(orgs) == 9 and "邻县人民医院" not in orgs
+    assert len(orgs) == 9 and "临县人民医院" not in orgs
     assert orgs["东村卫生室"]["parent"] == str(county.orgs["east"].uuid)
     assert orgs["城关县人民医院东镇分院"]["parent"] == str(county.orgs["lead"].uuid)
     assert orgs["城关县人民医院"]["parent"] is None and orgs["城关县人民医院"]["org_type"] == "lead_hospital"
@@ -73,7 +54,7 @@ def test_an_organisation_comes_with_its_departments_parent_and_children(county, 
 
 
 def test_another_communitys_organisation_is_a_404(county, api_as, other_community):
-    org, _ = other_community
+    org = other_community["organization"]
     assert api_as("community_admin").get(f"/api/organizations/{org.uuid}").status_code == 404
     assert api_as("community_admin").get(f"/api/organizations/{uuid.uuid4()}").status_code == 404
 
@@ -102,12 +83,12 @@ def test_a_practitioner_comes_with_their_postings(county, api_as):
 
 
 def test_another_communitys_practitioner_is_a_404(county, api_as, other_community):
-    _, doctor = other_community
+    doctor = other_community["practitioner"]
     assert api_as("village_doctor").get(f"/api/practitioners/{doctor.uuid}").status_code == 404
 
 
 def test_filtering_by_another_communitys_organisation_finds_no_one(county, api_as, other_community):
-    org, _ = other_community
+    org = other_community["organization"]
     response = api_as("village_doctor").get("/api/practitioners", {"organization": str(org.uuid)})
     assert response.status_code == 200 and response.json() == {"count": 0, "items": []}
 

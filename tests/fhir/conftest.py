@@ -156,32 +156,6 @@ def diagnostics(issues: list[dict[str, Any]]) -> str:
     return " ".join(i.get("diagnostics", "") for i in issues)
 
 
-@pytest.fixture
-def other_community(db):
-    """A second community on the same platform, with one organisation, practitioner and posting."""
-    from countycare.core.models import Community
-    from countycare.registry.models import Organization, Posting, Practitioner
-
-    community = Community.objects.create(name="临县医共体", county_name="临县", division_code="330127")
-    organization = Organization.objects.create(
-        community=community,
-        name="临县人民医院",
-        org_type="lead_hospital",
-        level="county",
-        division_code="330127",
-    )
-    practitioner = Practitioner.objects.create(
-        community=community, name="外县医生", title="attending_physician", licence_number="OTHER-1"
-    )
-    posting = Posting.objects.create(
-        practitioner=practitioner,
-        organization=organization,
-        role="county_specialist",
-        start=dt.date(2020, 1, 1),
-    )
-    return {"organization": organization, "practitioner": practitioner, "posting": posting}
-
-
 def organization_body(county, **elements: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "resourceType": "Organization",

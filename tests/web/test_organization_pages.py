@@ -60,14 +60,8 @@ def test_a_village_clinic_shows_the_doctor_hired_by_its_branch(county, as_role):
     assert f'href="/organizations/{county.orgs["east"].uuid}/"' in body  # up to its branch
 
 
-def test_an_organisation_of_another_community_is_not_found(county, as_role):
-    from countycare.core.models import Community
-    from countycare.registry.models import Organization
-
-    other = Community.objects.create(name="别县医共体", county_name="别县", division_code="330183")
-    foreign = Organization.objects.create(
-        community=other, name="别县人民医院", org_type="lead_hospital", level="county", division_code="330183"
-    )
+def test_an_organisation_of_another_community_is_not_found(county, as_role, other_community):
+    foreign = other_community["organization"]
     assert as_role("community_admin").get(f"/organizations/{foreign.uuid}/").status_code == 404
 
 

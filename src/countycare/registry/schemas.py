@@ -183,7 +183,7 @@ class MergeOut(Schema):
 
 # --- organisations and practitioners ------------------------------------------------------------------------
 
-class OrganizationOut(Schema):
+class OrganizationFields(Schema):
     uuid: uuid.UUID
     name: str
     short_name: str
@@ -191,6 +191,9 @@ class OrganizationOut(Schema):
     level: str
     division_code: str
     is_member: bool
+
+
+class OrganizationOut(OrganizationFields):
     parent: uuid.UUID | None = Field(description="The parent organisation's uuid; null for a root")
 
 
@@ -202,14 +205,7 @@ class DepartmentOut(Schema):
     beds: int
 
 
-class OrganizationDetail(Schema):
-    uuid: uuid.UUID
-    name: str
-    short_name: str
-    org_type: str
-    level: str
-    division_code: str
-    is_member: bool
+class OrganizationDetail(OrganizationFields):
     address: str
     phone: str
     beds: int
