@@ -534,10 +534,23 @@ def _require_community_admin(user: Any) -> None:
                                "organisations, practitioners and postings)")
 
 
-def _lock_current(model: type[models.Model], instance: models.Model, expected_version: str | None) -> Any:
-    current = model._default_manager.select_for_update().get(pk=instance.pk)
-    if expected_version is not None and content_version(current) != expected_version:
-        raise PreconditionFailed("记录已被他人修改，请刷新后重试 (record changed since you read it)")
+def _replace_values(*, user: Any, channel: str, instance: Any, expected_version: str | None,
+                    clean: Callable[[Any], dict[str, Any]]) -> Any:
+    """The update of every reference-data row: lock it, refuse a stale version, validate against the locked
+    row, write the values and audit what changed, in one transaction."""
+    model = type(instance)
+    with transaction.atomic():
+        current = model._default_manager.select_for_update().get(pk=instance.pk)
+        if expected_version is not None and content_version(current) != expected_version:
+            raise PreconditionFailed("记录已被他人修改，请刷新后重试 (record changed since you read it)")
+        values = clean(current)
+        changed = _changes(current, values)
+        for name, value in values.items():
+            setattr(current, name, value)
+        current.save()
+        audit.record(audit.Actor.of(user, channel), "update", model.__name__, current.uuid,
+                     detail={"changed": changed})
+    current.refresh_from_db()
     return current
 
 
@@ -608,17 +621,10 @@ def update_organization(*, user: Any, organization: Organization, data: Organiza
     _require_community_admin(user)
     if organization.community_id != user.community_id:
         raise NotFound("未找到该机构 (organisation not found)")
-    values = _clean_organization(data, community_id=user.community_id, current=organization)
-    with transaction.atomic():
-        current = _lock_current(Organization, organization, expected_version)
-        changed = _changes(current, values)
-        for name, value in values.items():
-            setattr(current, name, value)
-        current.save()
-        audit.record(audit.Actor.of(user, channel), "update", "Organization", current.uuid,
-                     detail={"changed": changed})
-    current.refresh_from_db()
-    return current
+    return _replace_values(
+        user=user, channel=channel, instance=organization, expected_version=expected_version,
+        clean=lambda current: _clean_organization(data, community_id=user.community_id, current=current),
+    )
 
 
 def _clean_practitioner(data: PractitionerData, *, community_id: int,
@@ -671,17 +677,10 @@ def update_practitioner(*, user: Any, practitioner: Practitioner, data: Practiti
     _require_community_admin(user)
     if practitioner.community_id != user.community_id:
         raise NotFound("未找到该人员 (practitioner not found)")
-    with transaction.atomic():
-        current = _lock_current(Practitioner, practitioner, expected_version)
-        values = _clean_practitioner(data, community_id=user.community_id, current=current)
-        changed = _changes(current, values)
-        for name, value in values.items():
-            setattr(current, name, value)
-        current.save()
-        audit.record(audit.Actor.of(user, channel), "update", "Practitioner", current.uuid,
-                     detail={"changed": changed})
-    current.refresh_from_db()
-    return current
+    return _replace_values(
+        user=user, channel=channel, instance=practitioner, expected_version=expected_version,
+        clean=lambda current: _clean_practitioner(data, community_id=user.community_id, current=current),
+    )
 
 
 def _clean_posting(data: PostingData, *, community_id: int) -> dict[str, Any]:
@@ -713,7 +712,7 @@ def create_posting(*, user: Any, data: PostingData, channel: str = "web") -> Pos
     values = _clean_posting(data, community_id=user.community_id)
     with transaction.atomic():
         posting = Posting.objects.create(**values)
-        audit.record(audit.Actor.of(user, channel), "create", "Posting", posting.pk,
+        audit.record(audit.Actor.of(user, channel), "create", "Posting", posting.uuid,
                      detail={"practitioner": str(posting.practitioner.uuid),
                              "organization": str(posting.organization.uuid), "role": posting.role})
     posting.refresh_from_db()
@@ -725,14 +724,7 @@ def update_posting(*, user: Any, posting: Posting, data: PostingData, channel: s
     _require_community_admin(user)
     if posting.organization.community_id != user.community_id:
         raise NotFound("未找到该岗位 (posting not found)")
-    values = _clean_posting(data, community_id=user.community_id)
-    with transaction.atomic():
-        current = _lock_current(Posting, posting, expected_version)
-        changed = _changes(current, values)
-        for name, value in values.items():
-            setattr(current, name, value)
-        current.save()
-        audit.record(audit.Actor.of(user, channel), "update", "Posting", current.pk,
-                     detail={"changed": changed})
-    current.refresh_from_db()
-    return current
+    return _replace_values(
+        user=user, channel=channel, instance=posting, expected_version=expected_version,
+        clean=lambda current: _clean_posting(data, community_id=user.community_id),
+    )
