@@ -33,6 +33,7 @@ from countycare.core.models import AuditEvent
 from countycare.core.pinyin import full as pinyin_full
 from countycare.core.pinyin import initials as pinyin_initials
 
+from . import queries
 from .models import (
     Department,
     Household,
@@ -221,6 +222,17 @@ def find_likely_duplicates(*, community_id: int, name: str, birth_date: dt.date 
     return candidates
 
 
+def show_likely_duplicates(*, user: Any, channel: str, reason: str, name: str, birth_date: dt.date | None,
+                           sex: str, village_code: str = "", phone: str = "", exclude_id: int | None = None
+                           ) -> list[DuplicateCandidate]:
+    """Likely duplicates about to be shown to `user` — possibly outside their scope, so the showing is audited."""
+    candidates = find_likely_duplicates(community_id=user.community_id, name=name, birth_date=birth_date, sex=sex,
+                                        village_code=village_code, phone=phone, exclude_id=exclude_id)
+    queries.audit_residents(user, [c.resident for c in candidates], action="duplicate-check", channel=channel,
+                            reason=reason)
+    return candidates
+
+
 def _save_tags_and_identifiers(resident: Resident, data: ResidentData) -> None:
     ResidentTag.objects.filter(resident=resident).exclude(tag__in=data.tags).delete()
     existing = set(ResidentTag.objects.filter(resident=resident).values_list("tag", flat=True))
@@ -282,16 +294,12 @@ def register_resident(*, user: Any, data: ResidentData, channel: str = "web",
     values = _clean(data, community_id=community_id)
     _check_can_write(user, values["home_organization"])
     if not values["national_id"] and not confirmed_not_duplicate:
-        candidates = find_likely_duplicates(
-            community_id=community_id, name=values["name"], birth_date=values["birth_date"], sex=values["sex"],
+        candidates = show_likely_duplicates(
+            user=user, channel=channel, reason="possible duplicate shown at registration",
+            name=values["name"], birth_date=values["birth_date"], sex=values["sex"],
             village_code=values["village_code"], phone=values["phone"],
         )
         if candidates:
-            # the candidates are shown to the registering user, possibly outside their scope: audit it
-            audit.record_many(audit.Actor.of(user, channel), [
-                audit.Entry("duplicate-check", "Resident", str(c.resident.uuid), resident_id=str(c.resident.uuid),
-                            reason="possible duplicate shown at registration") for c in candidates
-            ])
             raise DuplicateSuspected(candidates)
     with transaction.atomic():
         _national_id_conflict(community_id, values["national_id"])

@@ -247,17 +247,16 @@ def resident_merge(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
             )
             return redirect("registry:resident_detail", resident_uuid=survivor.uuid)
     q = request.GET.get("q", "").strip()[:60]
-    likely = services.find_likely_duplicates(
-        community_id=survivor.community_id,
+    likely = services.show_likely_duplicates(
+        user=user,
+        channel="web",
+        reason=REASON_DUPLICATE_CHECK,
         name=survivor.name,
         birth_date=survivor.birth_date,
         sex=survivor.sex,
         village_code=survivor.village_code,
         phone=survivor.phone,
         exclude_id=survivor.pk,
-    )
-    queries.audit_residents(
-        user, [c.resident for c in likely], action="duplicate-check", channel="web", reason=REASON_DUPLICATE_CHECK
     )
     likely_ids = {c.resident.pk for c in likely}
     found = (
