@@ -108,13 +108,13 @@ def get_resident(user: Any, resident_uuid: object, *, channel: str, action: str 
     return resident
 
 
-def household_members(user: Any, resident: Resident) -> list[Resident]:
+def household_members(user: Any, resident: Resident, *, channel: str) -> list[Resident]:
     """The other members of a resident's household that the user may see (audited as reads)."""
     if not resident.household_id:
         return []
     members = list(visible_residents(user).filter(household_id=resident.household_id).exclude(pk=resident.pk)
                    .order_by("birth_date"))
-    audit_residents(user, members, action="read", channel="web", reason="household of " + str(resident.uuid))
+    audit_residents(user, members, action="read", channel=channel, reason="household of " + str(resident.uuid))
     return members
 
 

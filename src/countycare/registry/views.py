@@ -92,7 +92,7 @@ def resident_detail(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
     is_admin = user.role in ADMIN_ROLES
     context: dict[str, Any] = {
         "resident": resident,
-        "household": queries.household_members(user, resident) if not resident.is_merged else [],
+        "household": queries.household_members(user, resident, channel="web") if not resident.is_merged else [],
         "is_own_record": user.role == Role.RESIDENT,
         "can_edit": user.role in REGISTER_ROLES and not resident.is_merged,
         "can_merge": is_admin and not resident.is_merged,
