@@ -120,3 +120,5 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 api.add_router("", "countycare.accounts.api.router")
 api.add_router("", "countycare.registry.api.router")
+api.add_router("", "countycare.records.api.router")
+api.add_router("", "countycare.referrals.api.router")

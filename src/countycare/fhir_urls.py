@@ -7,6 +7,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
 
+import countycare.records.fhir  # noqa: F401  (registers Encounter, Condition, Observation)
+import countycare.referrals.fhir  # noqa: F401  (registers ServiceRequest, Task, CarePlan)
 import countycare.registry.fhir  # noqa: F401  (registers Patient, Organization, Practitioner, PractitionerRole)
 from countycare.core import fhir
 

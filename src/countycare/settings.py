@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "countycare.core",
     "countycare.registry",
     "countycare.accounts",
+    "countycare.records",
+    "countycare.referrals",
+    "countycare.workstation",
     "countycare.web",
     "countycare.synth",
 ]

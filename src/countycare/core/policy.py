@@ -48,6 +48,18 @@ DEFAULTS = {
         PolicyDefault("vaccination_coverage_target", Decimal("0.90"), "ratio",
                       "疫苗接种率 Vaccination coverage", DOMAIN),
         PolicyDefault("elderly_age", Decimal("65"), "years", "老年人年龄 Age of the elderly key population", DOMAIN),
+        PolicyDefault("referral_expiry_days", Decimal("7"), "days",
+                      "转诊有效期 A referral not arrived within this many days expires",
+                      "CountyCare default (issue #3)"),
+        PolicyDefault("referral_record_access_days", Decimal("90"), "days",
+                      "转诊接收方查阅档案期限 Days the receiving side of a referral may read the record",
+                      "CountyCare default (issue #3)"),
+        PolicyDefault("reserved_slot_release_hours", Decimal("24"), "hours",
+                      "预留号源释放时限 Hours before a slot when its reserved share is released to everyone",
+                      "CountyCare default (issue #3)"),
+        PolicyDefault("care_plan_follow_days", Decimal("180"), "days",
+                      "下转随访期限 Days the responsible lead-hospital doctor follows a down-referred patient",
+                      "CountyCare default (issue #3)"),
         PolicyDefault("child_max_age", Decimal("6"), "years", "儿童重点人群年龄上限 Child key population age", DOMAIN),
     ]
 }

@@ -18,4 +18,5 @@ urlpatterns = [
     path("me/", views.my_record, name="my_record"),
     path("audit/", views.audit_log, name="audit_log"),
     path("", include("countycare.registry.urls")),
+    path("", include("countycare.workstation.urls")),
 ]

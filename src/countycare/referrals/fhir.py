@@ -1,0 +1,1 @@
+"""FHIR mapping (registered with core.fhir on import)."""
