@@ -11,6 +11,7 @@ import uuid
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from countycare.core.models import Community
@@ -37,10 +38,15 @@ class EncounterSource(models.TextChoices):
     CLAIM = "claim", _("From an insurance claim")
 
 
+# Long enough for the national clinical edition's extension codes ("I10.x00x002", 11 characters) and
+# the WHO codes with a dagger or asterisk.
+CODE_LENGTH = 20
+
+
 class Icd10Code(models.Model):
     """One ICD-10 code with its Chinese name (`countycare importicd10` loads a full list from CSV)."""
 
-    code = models.CharField(_("code"), max_length=10, unique=True)
+    code = models.CharField(_("code"), max_length=CODE_LENGTH, unique=True)
     name = models.CharField(_("Chinese name"), max_length=200)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     initials = models.CharField(_("pinyin initials"), max_length=60, editable=False)
@@ -114,13 +120,21 @@ class Encounter(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d} {self.organization_id}"
 
+    @property
+    def length_of_stay_days(self) -> int | None:
+        """Inpatient days as hospitals count them (discharge date minus admission date, at least one)."""
+        if self.kind != EncounterKind.INPATIENT or self.ended_at is None:
+            return None
+        days = (timezone.localtime(self.ended_at).date() - timezone.localtime(self.started_at).date()).days
+        return max(days, 1)
+
 
 class Diagnosis(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     community = models.ForeignKey(Community, on_delete=models.PROTECT)
     encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE, related_name="diagnoses")
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="diagnoses")
-    code = models.CharField(_("ICD-10 code"), max_length=10)
+    code = models.CharField(_("ICD-10 code"), max_length=CODE_LENGTH)
     display = models.CharField(_("diagnosis"), max_length=200)  # the Chinese name as recorded
     is_primary = models.BooleanField(_("primary"), default=False)
     recorded_at = models.DateTimeField(_("recorded"))
@@ -154,7 +168,7 @@ class Problem(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     community = models.ForeignKey(Community, on_delete=models.PROTECT)
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="problems")
-    code = models.CharField(_("ICD-10 code"), max_length=10)
+    code = models.CharField(_("ICD-10 code"), max_length=CODE_LENGTH)
     display = models.CharField(_("condition"), max_length=200)
     status = models.CharField(_("status"), max_length=10, choices=ProblemStatus.choices, default=ProblemStatus.ACTIVE)
     onset_date = models.DateField(_("onset"), null=True, blank=True)
