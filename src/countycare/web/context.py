@@ -11,6 +11,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from countycare.core.codes import Role
+from countycare.workstation.access import DOCTOR_ROLES, TRACKING_ROLES
 
 from .access import ADMIN_ROLES, MANAGER_ROLES, PATIENT_ROLES, REGISTER_ROLES
 
@@ -27,6 +28,9 @@ class NavItem:
 
 STAFF_NAV = (
     NavItem(_("Home"), "home", None, "home", exact=True),
+    NavItem(_("Workstation"), "workstation:today", DOCTOR_ROLES, "workstation"),
+    NavItem(_("Referral inbox"), "workstation:inbox", DOCTOR_ROLES, "inbox"),
+    NavItem(_("Referral tracking"), "workstation:board", TRACKING_ROLES, "board", not_under="workstation:inbox"),
     NavItem(
         _("Find residents"),
         "registry:resident_search",
@@ -39,14 +43,19 @@ STAFF_NAV = (
     NavItem(_("Practitioners"), "registry:practitioner_list", MANAGER_ROLES, "people"),
     NavItem(_("Audit trail"), "audit_log", ADMIN_ROLES, "audit"),
 )
-RESIDENT_NAV = (NavItem(_("My record"), "my_record", None, "record"),)
+RESIDENT_NAV = (
+    NavItem(_("My record"), "my_record", None, "record", exact=True),
+    NavItem(_("My health timeline"), "workstation:my_timeline", None, "timeline"),
+)
 
 
 def nav_items(user: Any, path: str) -> list[dict[str, Any]]:
     if user.role == Role.RESIDENT:
-        # a resident has one page: their own record
+        # a resident has their own record: the profile, and the timeline (under /patients/<their uuid>/)
+        timeline = path.startswith("/patients/")
         return [
-            {"label": item.label, "url": reverse(item.url_name), "icon": item.icon, "active": True}
+            {"label": item.label, "url": reverse(item.url_name), "icon": item.icon,
+             "active": timeline == (item.icon == "timeline")}
             for item in RESIDENT_NAV
         ]
     result = []

@@ -11,9 +11,12 @@ from django.template.response import TemplateResponse
 
 from countycare.core.codes import AGGREGATE_ONLY_ROLES, CLINICAL_ROLES, KeyPopulation, OrganizationType, Role
 from countycare.core.models import AuditEvent
+from countycare.referrals import queries as referral_queries
+from countycare.referrals.models import OPEN_STATUSES, ReferralStatus
 from countycare.registry.models import Organization, ResidentTag
 from countycare.registry.queries import visible_residents
 from countycare.registry.scope import covered_organization_ids
+from countycare.workstation.access import DOCTOR_ROLES
 
 from .access import ADMIN_ROLES, PATIENT_ROLES, REGISTER_ROLES, roles_required
 from .forms import AuditFilterForm
@@ -39,6 +42,8 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         context["resident_total"] = in_scope.count()
         context["tag_counts"] = [(tag, label, by_tag.get(tag, 0)) for tag, label in KeyPopulation.choices]
+    if user.role in DOCTOR_ROLES:
+        context["referral_counts"] = _referral_counts(user)
     if user.role in CLINICAL_ROLES:
         context["covered"] = Organization.objects.filter(id__in=covered_organization_ids(user)).order_by(
             "division_code", "id"
@@ -46,6 +51,15 @@ def home(request: HttpRequest) -> HttpResponse:
     else:
         context["org_counts"] = _org_counts(user.community_id)
     return TemplateResponse(request, "web/home.html", context)
+
+
+def _referral_counts(user: object) -> dict[str, int]:
+    """What waits for a doctor: referrals to answer in the inbox, and their side's referrals still open."""
+    return {
+        "inbox_waiting": referral_queries.inbox(user, status=ReferralStatus.REQUESTED).count(),
+        "inbox_expected": referral_queries.inbox(user, status=ReferralStatus.ACCEPTED).count(),
+        "sent_open": referral_queries.sent(user, status=OPEN_STATUSES).count(),
+    }
 
 
 def _org_counts(community_id: int | None) -> list[tuple[str, str, int]]:
