@@ -41,7 +41,7 @@ def test_diagnoses_are_icd10_reasons_primary_first_and_the_reason_is_text(county
     referral = refer(county, codes=("I21.9", "I10"))
     body = fhir_as("village_doctor").get(f"/fhir/ServiceRequest/{referral.uuid}").json()
     assert [r.get("coding", [{}])[0].get("code") for r in body["reasonCode"]] == ["I21.9", "I10", None]
-    assert body["reasonCode"][0]["coding"][0] == {"system": ICD10, "code": "I21.9", "display": "急性心肌梗死"}
+    assert body["reasonCode"][0]["coding"][0] == {"system": ICD10, "code": "I21.9", "display": "急性心肌梗死，未特指"}
     assert body["reasonCode"][-1] == {"text": "胸痛2小时，疑急性心梗"}
     assert body["note"] == [{"text": "血压160/100，心电图ST段抬高"}]
     assert body["occurrencePeriod"]["end"] > body["occurrencePeriod"]["start"]

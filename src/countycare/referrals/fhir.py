@@ -234,7 +234,14 @@ class ServiceRequestHandler(ReferralHandler):
         "diagnoses": "ServiceRequest.reasonCode",
         "source_encounter": "ServiceRequest.encounter",
         "slip_number": "ServiceRequest.identifier",
+        "from_department": "ServiceRequest.extension",
         "care_plan": "ServiceRequest.contained",
+        "treatment_summary": "ServiceRequest.contained",
+        "warning_signs": "ServiceRequest.contained",
+        "care_plan.medicines": "ServiceRequest.contained",
+        "care_plan.follow_up": "ServiceRequest.contained",
+        "care_plan.responsible_practitioner": "ServiceRequest.contained",
+        "care_plan.period_end": "ServiceRequest.contained",
         "resident": "ServiceRequest.subject",
     }
 
