@@ -275,9 +275,7 @@ def receivers(user: Any, kind: str, from_organization: Organization | None) -> Q
         qs = community_orgs.none()
     if from_organization is not None:
         qs = qs.exclude(pk=from_organization.pk)
-    return qs.order_by("-level", "division_code", "id") if kind == ReferralKind.DOWN else qs.order_by(
-        "division_code", "id"
-    )
+    return qs.order_by("division_code", "id")  # the branch (6+3 digits) before its villages (6+6)
 
 
 def lead_practitioners(user: Any, organization: Organization | None) -> QuerySet[Practitioner]:
@@ -345,6 +343,7 @@ class ReferralForm(DiagnosisPickMixin, DomainErrorMixin, forms.Form):
         self.fields["to_department"].queryset = (
             Department.objects.filter(organization=target).order_by("code") if target else Department.objects.none()
         )
+        self.fields["to_department"].label_from_instance = lambda d: d.name  # type: ignore[attr-defined]
         self.fields["responsible_practitioner"].queryset = lead_practitioners(user, sender)
 
     def _value(self, name: str) -> str:

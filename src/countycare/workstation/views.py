@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from countycare.core import idempotency
@@ -71,11 +72,11 @@ REASON_REFER = "开具转诊 (referral)"
 REASON_WORKLIST = "工作列表 (work list)"
 # The timeline's filter: a tab and the item kinds it shows (a care plan travels with its referral).
 TIMELINE_KINDS = {
-    "encounter": (_lazy("Encounters"), {"encounter"}),
-    "diagnosis": (_lazy("Diagnoses"), {"diagnosis"}),
-    "problem": (_lazy("Problems"), {"problem"}),
-    "observation": (_lazy("Results"), {"observation"}),
-    "referral": (_lazy("Referrals"), {"referral", "care_plan"}),
+    "encounter": (gettext_lazy("Encounters"), {"encounter"}),
+    "diagnosis": (gettext_lazy("Diagnoses"), {"diagnosis"}),
+    "problem": (gettext_lazy("Problems"), {"problem"}),
+    "observation": (gettext_lazy("Results"), {"observation"}),
+    "referral": (gettext_lazy("Referrals"), {"referral", "care_plan"}),
 }
 
 
@@ -412,12 +413,19 @@ def refer(request: HttpRequest, resident_uuid: UUID) -> HttpResponse:
     )
 
 
+def submitted(request: HttpRequest) -> bytes:
+    """What the form sent, in a stable order and without the CSRF token: the same form sent twice is the
+    same request whatever the encoding the browser chose."""
+    fields = sorted((k, v) for k, values in request.POST.lists() if k != "csrfmiddlewaretoken" for v in values)
+    return urlencode(fields).encode()
+
+
 def _replayed_referral(request: HttpRequest, form: ReferralForm) -> HttpResponse | None:
     """A second submission of the same rendered form (double click, a retry on a flaky line) gets the first
     answer: the referral it created."""
     key = str(form.data.get("form_token", ""))[:idempotency.MAX_KEY_LENGTH]
     try:
-        stored = idempotency.lookup(request.user.pk, key, "POST", request.path, request.body)
+        stored = idempotency.lookup(request.user.pk, key, "POST", request.path, submitted(request))
     except InvalidInput:
         form.add_error(None, _("This form was already sent with other content. Open the refer page again "
                                "to make another referral."))
@@ -438,7 +446,7 @@ def _create_referral(request: HttpRequest, form: ReferralForm, resident: Any, me
 
     def store_answer(referral: Referral) -> None:
         location = reverse("workstation:referral", args=[referral.uuid])
-        idempotency.store(user.pk, key, "POST", request.path, request.body,
+        idempotency.store(user.pk, key, "POST", request.path, submitted(request),
                           idempotency.StoredResponse(303, {"Location": location}, ""))
 
     try:
@@ -447,7 +455,7 @@ def _create_referral(request: HttpRequest, form: ReferralForm, resident: Any, me
             data=form.referral_data(source_encounter=source, medicines=medicines, follow_up=follow_up),
         )
     except Conflict as exc:
-        stored = idempotency.lookup(user.pk, key, "POST", request.path, request.body)
+        stored = idempotency.lookup(user.pk, key, "POST", request.path, submitted(request))
         if stored is not None:  # the twin of a double click finished first
             return redirect(stored.headers["Location"])
         form.add_domain_error(exc)
@@ -569,11 +577,11 @@ def referral_detail(request: HttpRequest, referral_uuid: UUID) -> HttpResponse:
 TRANSITION_FORMS = {"accept": AcceptForm, "reject": ReasonForm, "cancel": ReasonForm, "arrive": StepForm,
                     "complete": StepForm}
 DONE_MESSAGES = {
-    "accept": _lazy("The referral was accepted."),
-    "reject": _lazy("The referral was rejected."),
-    "cancel": _lazy("The referral was cancelled."),
-    "arrive": _lazy("The patient was marked as arrived."),
-    "complete": _lazy("The referral was completed."),
+    "accept": gettext_lazy("The referral was accepted."),
+    "reject": gettext_lazy("The referral was rejected."),
+    "cancel": gettext_lazy("The referral was cancelled."),
+    "arrive": gettext_lazy("The patient was marked as arrived."),
+    "complete": gettext_lazy("The referral was completed."),
 }
 
 
