@@ -278,7 +278,10 @@ def _clean_care_plan(raw: Any, *, community_id: int, today: dt.date) -> dict[str
 
 def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], channel: str,
                     within: Callable[[Referral], None] | None = None) -> Referral:
-    """Send a resident up, down or out of county. See the module and `docs/referrals.md` for the rules.
+    """Send a resident up, down or out of county: up from a village to a township, or from a village or
+    township to a county hospital; down from a county hospital to a township or village with a care plan (or a
+    partner hospital's return, recorded by the receiving side); out of county from the lead hospital to a
+    partner hospital, with a slip number. The resident must be in the sender's scope.
 
     data: kind, to_organization, to_department, to_practitioner, urgent, reason, clinical_summary, diagnoses
     ([{"code", "primary"}]), source_encounter, slip_number (out of county), from_organization (default the
