@@ -174,3 +174,15 @@ def test_encounters_cannot_be_replaced_by_put(county, fhir_as):
     body = fhir_as("village_doctor").get(f"/fhir/Encounter/{visit.uuid}").json()
     response = fhir_as("village_doctor").put(f"/fhir/Encounter/{visit.uuid}", body)
     outcome(response, 405)
+
+
+def test_search_dates_at_the_edges_of_the_calendar_answer_instead_of_failing(county, fhir_as):
+    visit = encounter(county, "zhang_san", "east_v1")
+    client = fhir_as("village_doctor")
+    assert ids(client.get("/fhir/Encounter", {"date": "9999-12-31"})) == []
+    assert ids(client.get("/fhir/Encounter", {"date": "0001-01-01"})) == []
+    assert ids(client.get("/fhir/Encounter", {"date": "lt0001"})) == []
+    assert ids(client.get("/fhir/Encounter", {"date": "gt9999"})) == []
+    assert ids(client.get("/fhir/Encounter", {"date": "ge0001"})) == [str(visit.uuid)]
+    assert ids(client.get("/fhir/Encounter", {"date": "le9999-12-31"})) == [str(visit.uuid)]
+    assert ids(client.get("/fhir/Encounter", {"date": "ne0001-01-01"})) == [str(visit.uuid)]

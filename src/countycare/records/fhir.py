@@ -248,19 +248,26 @@ def extension_value(resource: Any, url: str, attribute: str) -> Any:
 
 def datetime_condition(field: str, value: str) -> Q:
     """A FHIR date search value (prefixes eq/ne/lt/le/gt/ge, YYYY[-MM[-DD]]) over a DateTimeField, with the days
-    taken in Asia/Shanghai and bounds that let an index on the column apply."""
+    taken in Asia/Shanghai and bounds that let an index on the column apply. The first and the last day
+    Python can hold are open bounds (their local midnight does not exist in UTC)."""
     prefix = value[:2] if value[:2] in fhir.DATE_PREFIXES else "eq"
     first, last = fhir.date_range(value[2:] if value[:2] in fhir.DATE_PREFIXES else value)
-    start = timezone.make_aware(dt.datetime.combine(first, dt.time()))
-    end = timezone.make_aware(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
-    within = Q(**{f"{field}__gte": start, f"{field}__lt": end})
+    start = None if first == dt.date.min else timezone.make_aware(dt.datetime.combine(first, dt.time()))
+    end = None if last == dt.date.max else timezone.make_aware(
+        dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
+    )
+    from_start = Q(**{f"{field}__gte": start}) if start is not None else Q()
+    before_start = Q(**{f"{field}__lt": start}) if start is not None else NOTHING
+    before_end = Q(**{f"{field}__lt": end}) if end is not None else Q()
+    from_end = Q(**{f"{field}__gte": end}) if end is not None else NOTHING
+    within = from_start & before_end
     return {
         "eq": within,
         "ne": ~within,
-        "lt": Q(**{f"{field}__lt": start}),
-        "le": Q(**{f"{field}__lt": end}),
-        "gt": Q(**{f"{field}__gte": end}),
-        "ge": Q(**{f"{field}__gte": start}),
+        "lt": before_start,
+        "le": before_end,
+        "gt": from_end,
+        "ge": from_start,
     }[prefix]
 
 

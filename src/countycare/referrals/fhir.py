@@ -256,7 +256,7 @@ class ServiceRequestHandler(ReferralHandler):
             extensions.append({"url": EXT_RECEIVING_DEPARTMENT, "valueString": obj.to_department.code})
         diagnoses = sorted(obj.diagnoses or [], key=lambda d: not d.get("primary"))
         reasons: list[dict[str, Any]] = [
-            {"coding": [{"system": ICD10_SYSTEM, "code": d["code"], "display": d.get("display") or None}],
+            {"coding": [compact({"system": ICD10_SYSTEM, "code": d["code"], "display": d.get("display")})],
              "text": d.get("display") or None}
             for d in diagnoses
         ]
