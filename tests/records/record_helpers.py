@@ -48,9 +48,9 @@ def visit(county, user: str, resident: str, *, channel: str = "web", **overrides
 
 def chronic_visit(county, user: str, resident: str, *codes: str, days: int = 1, **overrides: Any) -> Encounter:
     """A follow-up visit with the given diagnoses, the first primary."""
-    diagnoses = [{"code": code, "primary": i == 0} for i, code in enumerate(codes)]
-    return visit(county, user, resident, diagnoses=diagnoses, started_at=days_ago(days), vitals=[], orders=[],
-                 **overrides)
+    values = {"diagnoses": [{"code": code, "primary": i == 0} for i, code in enumerate(codes)],
+              "started_at": days_ago(days), "vitals": [], "orders": []}
+    return visit(county, user, resident, **{**values, **overrides})
 
 
 def admission(county, user: str = "county_specialist", resident: str = "zhang_san", *, days: int = 5,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router
 
-from countycare.api import error_responses, user_of
+from countycare.api import api, error_responses, user_of
 from countycare.core import idempotency
 from countycare.core.errors import InvalidInput, NotFound
 from countycare.registry import queries as registry_queries
@@ -21,7 +21,7 @@ from countycare.registry.schemas import NO_NUL
 
 from . import queries, services
 from .models import Encounter
-from .schemas import DischargeIn, EncounterIn, EncounterOut, Icd10Out, IsoDateTime, TimelineItemOut
+from .schemas import AnyIsoDateTime, DischargeIn, EncounterIn, EncounterOut, Icd10Out, TimelineItemOut
 
 router = Router()
 CHANNEL = "api"
@@ -50,6 +50,7 @@ def record_encounter(
     replay = idempotency.lookup(user.pk, idempotency_key, method, request.path, request.body)
     if replay is not None:
         return HttpResponse(replay.body, status=replay.status, headers=replay.headers, content_type=JSON)
+    services.check_can_record(user)
     resident = queries.resident_for_record(user, payload.resident)
     organization = _organization(user, payload.organization) if payload.organization else user.organization
     data = {
@@ -61,7 +62,9 @@ def record_encounter(
     answer: dict[str, Any] = {}
 
     def store_answer(encounter: Encounter) -> None:
-        answer["body"] = EncounterOut.from_orm(encounter).model_dump_json()
+        # rendered as every other answer of the API is (times in UTC to the millisecond, decimals as strings)
+        answer["body"] = api.renderer.render(request, EncounterOut.from_orm(encounter).model_dump(),
+                                             response_status=201)
         answer["headers"] = {"Location": f"{request.path}/{encounter.uuid}"}
         idempotency.store(user.pk, idempotency_key, method, request.path, request.body,
                           idempotency.StoredResponse(201, answer["headers"], answer["body"]))
@@ -117,7 +120,7 @@ def discharge_encounter(request: HttpRequest, encounter_uuid: uuid.UUID, payload
 def resident_timeline(
     request: HttpRequest,
     resident_uuid: uuid.UUID,
-    before: Annotated[IsoDateTime | None, Query(description="Only items before this time (to page back)")] = None,
+    before: Annotated[AnyIsoDateTime | None, Query(description="Only items before this time (to page back)")] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_TIMELINE)] = 100,
 ) -> Any:
     """Encounters, diagnoses, problems, results and referrals of a resident in your scope, at every member,

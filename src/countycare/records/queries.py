@@ -193,6 +193,7 @@ def timeline(user: Any, resident: Resident, *, channel: str, before: dt.datetime
     (referrals, care plans). `before` pages back. A fixed number of indexed queries, whatever the history."""
     _check_visible(user, resident)
     limit = max(1, min(int(limit), MAX_TIMELINE))
+    before = _utc(before) if before is not None else None
     items = [
         *_encounter_items(resident, before, limit),
         *_diagnosis_items(resident, before, limit),
@@ -206,6 +207,14 @@ def timeline(user: Any, resident: Resident, *, channel: str, before: dt.datetime
     audit.record(audit.Actor.of(user, channel), "read", "Timeline", resident.uuid, resident_id=resident.uuid,
                  reason=reason, detail={"items": len(items), "before": before.isoformat() if before else None})
     return items
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """In UTC as the database compares it; a bound beyond what UTC can hold becomes the earliest or latest."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return (dt.datetime.min if moment.year < 1000 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 def _before(field: str, before: dt.datetime | None) -> Q:

@@ -24,17 +24,24 @@ def _text(max_length: int, min_length: int = 0) -> StringConstraints:
 ISO_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
 
 
-def _iso_datetime_text(value: Any) -> Any:
-    """Refuse what pydantic's lax mode would read as a time (a number of seconds) and years no record has."""
-    if isinstance(value, str) and ISO_DATETIME.match(value) and 1900 <= int(value[:4]) <= 2999:
-        return value
-    if isinstance(value, dt.datetime):
+def _iso_text(value: Any) -> Any:
+    """Refuse what pydantic's lax mode would read as a time (a number of seconds)."""
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and ISO_DATETIME.match(value)):
         return value
     raise ValueError("时间格式应为 ISO 8601 并带时区，如 2026-03-01T09:30:00+08:00 "
                      "(a time is ISO 8601 with its offset, e.g. 2026-03-01T09:30:00+08:00)")
 
 
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_text)]
+def _recordable(value: Any) -> Any:
+    """A time something happened to a patient: also no year before 1900 or far ahead."""
+    value = _iso_text(value)
+    if not 1900 <= (value.year if isinstance(value, dt.datetime) else int(value[:4])) <= 2999:
+        raise ValueError("时间超出范围 (the year must be between 1900 and 2999)")
+    return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_recordable)]
+AnyIsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]  # a bound to search by: any year
 Code = Annotated[str, _text(20, min_length=1)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 

@@ -50,7 +50,8 @@ MAX_ORDERS = 50
 
 # --- checks shared by the writes ---------------------------------------------------------------------------
 
-def _check_role(user: Any, roles: frozenset[str] = RECORDING_ROLES) -> None:
+def check_can_record(user: Any, roles: frozenset[str] = RECORDING_ROLES) -> None:
+    """403 unless the user's role writes to the record (doctors; also centre readers for observations)."""
     if getattr(user, "role", None) not in roles:
         raise PermissionDenied("您的角色不能书写病历 (your role cannot write to the medical record)")
 
@@ -88,9 +89,11 @@ def _moment(value: Any, field: str, label: str, *, now: dt.datetime) -> dt.datet
         raise InvalidInput(f"{label}应为日期时间 ({field} must be a date and time)", field=field)
     if timezone.is_naive(value):
         raise InvalidInput(f"{label}须带时区 ({field} needs a time zone, e.g. +08:00)", field=field)
-    if value > now + CLOCK_SKEW:
+    if value.year < 1900:  # also keeps the UTC conversion below from overflowing
+        raise InvalidInput(f"{label}无效 ({field} is before 1900)", field=field)
+    if value.year > now.year + 1 or value > now + CLOCK_SKEW:
         raise InvalidInput(f"{label}不能晚于现在 ({field} is in the future)", field=field)
-    return value
+    return value.astimezone(dt.UTC)
 
 
 def _decimal(value: Any, field: str, label: str) -> Decimal:
@@ -317,7 +320,7 @@ def record_encounter(*, user: Any, resident: Resident, data: dict[str, Any], cha
     """Record an encounter at one of the user's organisations, with its diagnoses (exactly one primary; codes
     from the ICD-10 set), vital signs, orders and costs. Chronic diagnoses go on the problem list.
     `within(encounter)` runs inside the transaction (an API's idempotent answer)."""
-    _check_role(user)
+    check_can_record(user)
     now = timezone.now()
     kind = data.get("kind")
     if kind not in EncounterKind.values:
@@ -399,7 +402,7 @@ def record_encounter(*, user: Any, resident: Resident, data: dict[str, Any], cha
 
 
 def _locked_encounter(user: Any, encounter: Encounter) -> Encounter:
-    _check_role(user)
+    check_can_record(user)
     _check_resident(user, encounter.resident)
     current = Encounter.objects.select_for_update().select_related("organization", "resident").get(pk=encounter.pk)
     _check_posted(user, current.organization, timezone.localdate())
@@ -438,7 +441,7 @@ def discharge_encounter(*, user: Any, encounter: Encounter, ended_at: dt.datetim
 def add_diagnoses(*, user: Any, encounter: Encounter, diagnoses: list[dict[str, Any]], channel: str) -> list[Diagnosis]:
     """Add diagnoses to an encounter (a discharge diagnosis, a result that confirmed one). The encounter keeps
     exactly one primary diagnosis; a code already on it is refused."""
-    _check_role(user)
+    check_can_record(user)
     checked = _codes(diagnoses)
     if not checked:
         raise InvalidInput("没有要添加的诊断 (no diagnoses to add)", field="diagnoses")
@@ -476,7 +479,7 @@ def record_observations(*, user: Any, resident: Resident, observations: list[dic
                         encounter: Encounter | None = None, channel: str) -> list[Observation]:
     """Record measurements or results for a resident, at an encounter or on their own (a home reading, a
     result from a shared centre). Vital signs are checked against `vitals.MEASURES`."""
-    _check_role(user, OBSERVING_ROLES)
+    check_can_record(user, OBSERVING_ROLES)
     now = timezone.now()
     checked = _measurements(observations, field="observations")
     if not checked:
@@ -506,7 +509,7 @@ def record_observations(*, user: Any, resident: Resident, observations: list[dic
 
 def resolve_problem(*, user: Any, problem: Problem, channel: str) -> Problem:
     """Take a condition off the active problem list (cured, or recorded in error)."""
-    _check_role(user)
+    check_can_record(user)
     _check_resident(user, problem.resident)
     now = timezone.now()
     with transaction.atomic():
