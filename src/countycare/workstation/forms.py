@@ -43,7 +43,7 @@ COSTS = (
     ("drugs", _("Drugs")),
     ("exams", _("Examinations")),
     ("treatment", _("Treatment")),
-    ("beds", _("Beds")),
+    ("beds", _("Bed charges")),
     ("other", _("Other")),
 )
 
@@ -123,7 +123,8 @@ def encounter_organizations(user: Any) -> QuerySet[Organization]:
 
 
 class EncounterForm(DiagnosisPickMixin, DomainErrorMixin, forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), choices=EncounterKind.choices, initial=EncounterKind.OUTPATIENT)
+    kind = forms.ChoiceField(label=_("Encounter kind"), choices=EncounterKind.choices,
+                             initial=EncounterKind.OUTPATIENT)
     organization = OrganizationChoiceField(label=_("Organisation"), queryset=Organization.objects.none(),
                                            empty_label=None)
     department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False,
@@ -292,7 +293,7 @@ def lead_practitioners(user: Any, organization: Organization | None) -> QuerySet
 class ReferralForm(DiagnosisPickMixin, DomainErrorMixin, forms.Form):
     form_token = forms.UUIDField(widget=forms.HiddenInput)
     source_encounter = forms.UUIDField(widget=forms.HiddenInput, required=False)
-    kind = forms.ChoiceField(label=_("Kind"), choices=ReferralKind.choices)
+    kind = forms.ChoiceField(label=_("Referral kind"), choices=ReferralKind.choices)
     from_organization = OrganizationChoiceField(label=_("Referring organisation"), queryset=Organization.objects.none(),
                                                 empty_label=None)
     to_organization = OrganizationChoiceField(label=_("Receiving organisation"), queryset=Organization.objects.none(),
@@ -475,7 +476,8 @@ PERIODS = [
 class BoardFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("All statuses")),
                                                                             *ReferralStatus.choices])
-    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All kinds")), *ReferralKind.choices])
+    kind = forms.ChoiceField(label=_("Referral kind"), required=False,
+                             choices=[("", _("All kinds")), *ReferralKind.choices])
     period = forms.ChoiceField(label=_("Requested on"), required=False, choices=PERIODS)
     organization = OrganizationChoiceField(label=_("Organisation (either side)"), required=False,
                                            queryset=Organization.objects.none(), empty_label=_("All organisations"))

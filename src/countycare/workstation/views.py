@@ -309,10 +309,16 @@ def _encounter_context(user: Any, encounter: Encounter) -> dict[str, Any]:
         "can_refer": acting,
         "can_discharge": can_discharge,
         "discharge_form": DischargeForm(
-            initial={"ended_at": timezone.localtime().replace(second=0, microsecond=0),
-                     "version": encounter.version}
+            initial={"ended_at": _discharge_default(encounter), "version": encounter.version}
         ) if can_discharge else None,
     }
+
+
+def _discharge_default(encounter: Encounter) -> dt.datetime:
+    """Now, to the minute the form shows; never before the admission (an admission minutes ago)."""
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    admitted = timezone.localtime(encounter.started_at).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    return max(now, admitted)
 
 
 @roles_required(TIMELINE_ROLES - {Role.RESIDENT})

@@ -6,7 +6,9 @@ from typing import Any
 
 from django import template
 from django.urls import reverse
+from django.utils.translation import get_language
 
+from countycare.records import queries as record_queries
 from countycare.referrals.models import ReferralStatus
 
 register = template.Library()
@@ -41,3 +43,20 @@ def item_url(item: Any) -> str | None:
     if encounter is None or not hasattr(encounter, "uuid"):
         return None
     return reverse("workstation:encounter", args=[encounter.uuid])
+
+
+@register.filter
+def observation_value(observation: Any) -> str:
+    """"168 mmHg": a measurement as a clinician writes it (the record's own display units)."""
+    return record_queries.observation_value(observation)
+
+
+@register.filter
+def in_language(message: str) -> str:
+    """A service message is Chinese first with the English in parentheses: show the half of the page's
+    language (Chinese keeps the first half, English the part in the last parentheses)."""
+    text = str(message)
+    cut = text.rfind(" (")
+    if cut <= 0 or not text.endswith(")"):
+        return text
+    return text[cut + 2:-1] if get_language() == "en" else text[:cut]
