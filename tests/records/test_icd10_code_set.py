@@ -37,6 +37,12 @@ def test_the_chronic_conditions_are_marked_chronic(db, code):
     assert Icd10Code.objects.get(code=code).chronic
 
 
+def test_every_malignant_neoplasm_and_tuberculosis_goes_on_the_problem_list():
+    for row in SHIPPED:
+        if "C00" <= row["code"][:3] <= "C97" or "A15" <= row["code"][:3] <= "A19":
+            assert row["chronic"] == "1", row
+
+
 @pytest.mark.parametrize("code", ["J06.9", "J18.9", "K29.7", "K35.8", "S72.0", "O80", "O82", "M54.5", "M17",
                                   "K80", "K81", "D64", "A09"])
 def test_acute_and_everyday_conditions_are_not(db, code):

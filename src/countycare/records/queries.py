@@ -231,8 +231,8 @@ def vital_signs_summary(observations: Iterable[Observation]) -> str:
     parts = []
     systolic, diastolic = by_code.pop(vitals.SYSTOLIC, None), by_code.pop(vitals.DIASTOLIC, None)
     if systolic and diastolic:
-        parts.append(f"{_('Blood pressure')} {_number(systolic.value_quantity)}/{_number(diastolic.value_quantity)}"
-                     " mmHg")
+        label = _("Blood pressure")
+        parts.append(f"{label} {_number(systolic.value_quantity)}/{_number(diastolic.value_quantity)} mmHg")
     else:
         by_code.update({o.code: o for o in (systolic, diastolic) if o})
     parts.extend(f"{o.display} {observation_value(o)}" for o in by_code.values())
@@ -261,7 +261,7 @@ def _encounter_items(resident: Resident, before: dt.datetime | None, limit: int)
         at_visit = [o for o in e.observations.all() if o.effective_at == e.started_at]
         details = [e.chief_complaint, vital_signs_summary(at_visit)]
         if e.kind == EncounterKind.INPATIENT:
-            details.append(f"{_('Ward')} {e.ward}" if e.ward else "")
+            details.append(_("Ward %(ward)s") % {"ward": e.ward} if e.ward else "")
             if e.ended_at is not None:
                 details.append(_("discharged %(date)s after %(days)d day(s)") % {
                     "date": timezone.localtime(e.ended_at).strftime("%Y-%m-%d"), "days": e.length_of_stay_days})
