@@ -192,3 +192,88 @@ def test_take_screenshots(live_county, live_server, page):
         page.fill("input[name=password]", "wrong-password")
         page.click("button[type=submit]:not([name])")
     shot(page, "60-locked-out")
+
+
+def test_take_workstation_screenshots(live_county, live_server, page):
+    """The doctor's workstation with a little history: today's list, a timeline, the encounter form with the
+    ICD-10 search open, the inbox, a referral, the board, the letters, and the resident's own timeline."""
+    from django.utils import timezone
+    from tests.web.test_workstation_helpers import encounter, refer, slot, step
+
+    Path(OUT).mkdir(parents=True, exist_ok=True)
+    county = live_county
+    base = live_server.url
+    zhang = county.residents["zhang_san"]
+    now = timezone.now()
+    for days, complaint, codes in [(200, "头晕、头痛一周", ("I10",)), (120, "复查血压", ("I10",)),
+                                   (45, "口干多饮一月", ("E11.9", "I10")), (0, "胸闷、心悸半天", ("I10",))]:
+        encounter(county, "village_doctor", "zhang_san", complaint=complaint, codes=codes,
+                  started_at=now - dt.timedelta(days=days, hours=2),
+                  vitals=[{"code": "8480-6", "value": 150, "unit": "mm[Hg]"},
+                          {"code": "8462-4", "value": 92, "unit": "mm[Hg]"}])
+    encounter(county, "township_doctor", "li_si", complaint="咳嗽、发热三天", codes=("J18.9",))
+    slot(county, capacity=10)
+    slot(county, capacity=5, hours=72, label="心内科专家门诊（周三）")
+    up = refer(county, "village_doctor", "zhang_san", urgent=True)
+    refer(county, "township_doctor", "li_si", codes=("J18.9",), reason="重症肺炎，需住院治疗")
+    accepted = refer(county, "west_doctor", "wang_wu", codes=("I50",), reason="心力衰竭加重")
+    step(county, "county_specialist", accepted, "accept")
+    down = refer(county, "county_specialist", "zhang_san", to="east", kind="down")
+
+    sign_in(page, base, "village_doctor", PASSWORD)
+    shot(page, "70-home-village-doctor")
+    page.goto(f"{base}/workstation/")
+    shot(page, "71-workstation-today")
+    page.goto(f"{base}/patients/{zhang.uuid}/")
+    shot(page, "72-timeline")
+    page.goto(f"{base}/patients/{zhang.uuid}/?kind=referral")
+    shot(page, "73-timeline-referrals")
+    page.goto(f"{base}/patients/{zhang.uuid}/encounters/new/")
+    page.locator("#dx-q").press_sequentially("gxy", delay=50)
+    page.locator("#dx-results button").first.wait_for()
+    shot(page, "74-encounter-form-icd-search")
+    page.click("[data-testid=save-encounter]")
+    shot(page, "75-encounter-form-errors")
+    page.goto(f"{base}/referrals/")
+    shot(page, "76-board-village")
+    page.goto(f"{base}/referrals/{up.uuid}/letter/")
+    shot(page, "77-letter")
+
+    page.context.clear_cookies()
+    sign_in(page, base, "county_specialist", PASSWORD)
+    page.goto(f"{base}/referrals/inbox/")
+    shot(page, "78-inbox-county")
+    page.goto(f"{base}/referrals/{up.uuid}/")
+    shot(page, "79-referral-to-accept")
+    page.goto(f"{base}/workstation/")
+    shot(page, "80-workstation-county")
+
+    page.context.clear_cookies()
+    sign_in(page, base, "township_doctor", PASSWORD)
+    page.goto(f"{base}/referrals/{down.uuid}/")
+    shot(page, "81-down-referral-at-branch")
+    page.emulate_media(media="print")
+    page.goto(f"{base}/referrals/{down.uuid}/care-plan/")
+    shot(page, "82-care-plan-print")
+    page.emulate_media(media="screen")
+    page.click("button:has-text('English')")
+    page.goto(f"{base}/referrals/{down.uuid}/")
+    shot(page, "83-down-referral-english")
+    page.goto(f"{base}/patients/{zhang.uuid}/")
+    shot(page, "84-timeline-english")
+    page.click("button:has-text('中文')")
+
+    page.context.clear_cookies()
+    sign_in(page, base, "community_admin", PASSWORD)
+    page.goto(f"{base}/referrals/")
+    shot(page, "85-board-admin")
+
+    page.context.clear_cookies()
+    sign_in(page, base, "resident", PASSWORD)
+    page.goto(f"{base}/me/timeline/")
+    shot(page, "86-resident-own-timeline")
+    page.set_viewport_size({"width": 420, "height": 860})
+    page.context.clear_cookies()
+    sign_in(page, base, "village_doctor", PASSWORD)
+    page.goto(f"{base}/patients/{zhang.uuid}/")
+    shot(page, "87-timeline-narrow")
