@@ -72,17 +72,13 @@ def create_referral(
     answer: dict[str, Any] = {}
 
     def store_answer(referral: Referral) -> None:
-        answer["body"] = ReferralOut.from_orm(_detail(referral)).model_dump_json()
+        answer["body"] = ReferralOut.from_orm(referral).model_dump_json()  # as created: no read back
         answer["headers"] = {"Location": f"{request.path}/{referral.uuid}"}
         idempotency.store(user.pk, idempotency_key, method, request.path, request.body,
                           idempotency.StoredResponse(201, answer["headers"], answer["body"]))
 
     services.create_referral(user=user, resident=resident, data=data, channel=CHANNEL, within=store_answer)
     return HttpResponse(answer["body"], status=201, headers=answer["headers"], content_type=JSON)
-
-
-def _detail(referral: Referral) -> Referral:
-    return Referral.objects.select_related(*queries.DETAIL_RELATED).get(pk=referral.pk)
 
 
 def _referral_data(user: Any, payload: ReferralIn) -> tuple[Any, dict[str, Any]]:
@@ -211,14 +207,14 @@ def act_on_referral(request: HttpRequest, referral_uuid: uuid.UUID, action: Acti
     403 wrong side; 404 not visible; 409 stale version, a status the action does not start from, or a full
     slot — nothing changes; 422 reason missing for reject/cancel, a slot elsewhere."""
     user = user_of(request)
-    referral = (Referral.objects.filter(uuid=referral_uuid, community_id=user.community_id)
-                .select_related("resident", "from_organization").first())
+    found = Referral.objects.filter(uuid=referral_uuid, community_id=user.community_id)
+    referral = queries.with_detail(found).first()
     if referral is None or not queries.may_see(user, referral):
         raise NotFound("未找到该转诊，或不在您的管辖范围内 (referral not found or outside your scope)")
     slot = queries.get_slot(user, payload.slot) if payload.slot is not None else None
-    services.transition(user=user, referral=referral, action=str(action), expected_version=payload.version,
-                        reason=payload.reason, slot=slot, channel=CHANNEL)
-    return _detail(referral)
+    # the answer is the referral as the transition left it in memory (the transition's audit covers it)
+    return services.transition(user=user, referral=referral, action=str(action), expected_version=payload.version,
+                               reason=payload.reason, slot=slot, channel=CHANNEL)
 
 
 # --- capacity ----------------------------------------------------------------------------------------------

@@ -392,17 +392,20 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
                 reason=AccessReason.CARE_TEAM, referral=referral, starts_at=now,
                 ends_at=_end_of_day(plan["period_end"]),
             )
+        else:
+            referral._state.fields_cache["care_plan"] = None  # known to have none: no query to find out
         ReferralEvent.objects.create(referral=referral, at=now, action="create", to_status=referral.status,
                                      reason=note, user=user, username=user.get_username(),
                                      organization=user.organization)
+        if within is not None:
+            within(referral)
+        # last: the audit append serialises writers until the commit, so nothing else follows it
         audit.record(
             audit.Actor.of(user, channel), "create", "Referral", referral.uuid, resident_id=resident.uuid,
             detail={"kind": kind, "from": str(sender.uuid), "to": str(receiver.uuid), "urgent": urgent,
                     "diagnoses": [d["code"] for d in diagnoses], "bed_reserved": "bed_booking" in changes,
                     **({"care_plan": str(referral.care_plan.uuid)} if plan is not None else {})},
         )
-        if within is not None:
-            within(referral)
     return referral
 
 
@@ -503,6 +506,9 @@ def transition(*, user: Any, referral: Referral, action: str, expected_version: 
                                      for_referral=is_family_doctor_referral(referral))
         if step.target in (ReferralStatus.REJECTED, ReferralStatus.CANCELLED):
             release_bookings([b for b in (referral.booking_id, referral.bed_booking_id) if b])
+            for name in ("booking", "bed_booking"):
+                if Referral._meta.get_field(name).is_cached(referral) and getattr(referral, name) is not None:
+                    getattr(referral, name).status = BookingStatus.CANCELLED
             _end_access([referral.pk], now)
         if step.target == ReferralStatus.ARRIVED and referral.kind != ReferralKind.OUT_OF_COUNTY:
             links["arrival_encounter"] = _record_arrival(user, referral, now, channel)
