@@ -1,0 +1,270 @@
+"""Creating and accepting referrals through the JSON API under a real multi-process server, on PostgreSQL.
+
+    python benchmarks/referral_api.py [--seconds 30] [--clients 20] [--rate 200] [--workers 3] [--threads 4]
+        [--population 20000] [--database-url postgresql://postgres@127.0.0.1:5432/cc_refbench] [--regenerate]
+
+Set-up (not timed): a generated county in its own database (`countycare generate`, made once; `--regenerate`
+makes it again), API users and bearer tokens for every village and township doctor (the senders) and every
+lead-hospital specialist (the receivers), and clinic sessions at the lead hospital for accepts to book.
+
+Then gunicorn serves the project (`countycare.wsgi`, gthread workers) and `--clients` threads, each with
+its own keep-alive connection, repeat: POST /api/referrals (an up-referral of a resident of the sender's
+clinic to the lead hospital, with an Idempotency-Key), then POST /api/referrals/{uuid}/accept booking a slot.
+Each request is one operation. With `--rate` the clients together offer that many operations per second
+(each client paced; latency is measured from the scheduled start, so a server that falls behind is charged
+for the wait); `--rate 0` sends as fast as the server answers (closed loop: the throughput ceiling).
+Prints operations per second and p50/p95/max latency for create and accept. Target (issue #3): at least 200
+operations per second with 20 concurrent clients, p95 under 100 ms, on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "Bench-pass-2026"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def database_exists(url: str) -> bool:
+    parts = urlparse(url)
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [parts.path.lstrip("/")]).fetchone() \
+            is not None
+
+
+def recreate_database(url: str) -> None:
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@dataclass
+class Cast:
+    senders: list[tuple[str, list[str]]]  # (token, residents of the sender's clinic)
+    receivers: list[str]
+    lead: str
+    slots: list[str]
+
+
+def prepare(args: argparse.Namespace) -> Cast:
+    """The county, users, tokens and slots (in this process; the server processes read them)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from countycare.accounts import services as accounts
+    from countycare.accounts.models import User
+    from countycare.accounts.tokens import issue_token
+    from countycare.core.codes import OrganizationType, Role
+    from countycare.core.models import Community
+    from countycare.referrals import services
+    from countycare.registry.models import Organization, Posting, Resident
+    from countycare.registry.scope import covered_organization_ids
+
+    call_command("migrate", verbosity=0)
+    if not Community.objects.exists():
+        print(f"generating a county of {args.population:,} residents ...", flush=True)
+        call_command("generate", population=args.population, no_progress=True, verbosity=0)
+    community = Community.objects.order_by("id").first()
+    lead = Organization.objects.get(community=community, org_type=OrganizationType.LEAD_HOSPITAL)
+    today = timezone.localdate()
+    current = Q(start__lte=today) & (Q(end__isnull=True) | Q(end__gte=today))
+
+    def user_for(posting: Posting) -> User:
+        username = f"bench_{posting.role}_{posting.practitioner_id}"
+        found = User.objects.filter(username=username).first()
+        return found or accounts.create_user(username=username, role=posting.role, organization=posting.organization,
+                                             password=PASSWORD, practitioner=posting.practitioner,
+                                             check_password=False)
+
+    senders = []
+    postings = (Posting.objects.filter(current, role__in=[Role.VILLAGE_DOCTOR, Role.TOWNSHIP_DOCTOR],
+                                       organization__community=community)
+                .select_related("organization", "practitioner").order_by("id"))
+    for posting in postings:
+        user = user_for(posting)
+        residents = list(Resident.objects.filter(home_organization_id__in=covered_organization_ids(user),
+                                                 merged_into__isnull=True)
+                         .values_list("uuid", flat=True)[:500])
+        if residents:
+            senders.append((issue_token(user)[0], [str(r) for r in residents]))
+    receivers = []
+    specialist = None
+    for posting in Posting.objects.filter(current, organization=lead, role=Role.COUNTY_SPECIALIST).select_related(
+            "organization", "practitioner").order_by("id"):
+        specialist = user_for(posting)
+        receivers.append(issue_token(specialist)[0])
+    start = timezone.now() + dt.timedelta(days=3)
+    slots = [
+        str(services.publish_slots(user=specialist, organization=lead, department=None, kind="clinic",
+                                   starts_at=start + dt.timedelta(hours=i), ends_at=start + dt.timedelta(hours=i + 1),
+                                   capacity=10_000, label=f"基准测试门诊 {i}", channel="cli").uuid)
+        for i in range(8)
+    ]
+    print(f"{community.name}: {Resident.objects.filter(community=community).count():,} residents; "
+          f"{len(senders)} sending doctors, {len(receivers)} lead-hospital receivers, {len(slots)} clinic sessions")
+    return Cast(senders, receivers, str(lead.uuid), slots)
+
+
+def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
+    env = {**os.environ, "COUNTYCARE_LOG_LEVEL": "ERROR"}
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")), "countycare.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "gthread",
+        "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
+        "--max-requests", "0", "--timeout", "60",
+    ]
+    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/openapi.json")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+@dataclass
+class Results:
+    create: list[float] = field(default_factory=list)
+    accept: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, seconds: float, status: int, expected: int) -> None:
+        with self.lock:
+            if status == expected:
+                getattr(self, kind).append(seconds)
+            else:
+                key = f"{kind} {status}"
+                self.errors[key] = self.errors.get(key, 0) + 1
+
+
+def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: float, stop: float,
+           results: Results) -> None:
+    token, residents = cast.senders[index % len(cast.senders)]
+    receiver = cast.receivers[index % len(cast.receivers)]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    interval = args.clients / args.rate if args.rate else 0.0
+    next_at = start + index * interval / args.clients
+    n = 0
+
+    def call(method: str, path: str, body: dict, bearer: str, extra: dict | None = None) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json", **(extra or {})}
+        conn.request(method, path, body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    def timed(kind: str, expected: int, *request: object) -> bytes | None:
+        nonlocal next_at
+        if interval:
+            wait = next_at - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            began = next_at  # a late start counts against the server
+            next_at += interval
+        else:
+            began = time.perf_counter()
+        status, payload = call(*request)  # type: ignore[arg-type]
+        if time.perf_counter() >= start:
+            results.add(kind, time.perf_counter() - began, status, expected)
+        return payload if status == expected else None
+
+    while time.perf_counter() < stop:
+        n += 1
+        body = {"resident": residents[n % len(residents)], "kind": "up", "to_organization": cast.lead,
+                "reason": "胸痛2小时，心电图ST段抬高", "diagnoses": [{"code": "I21", "primary": True}]}
+        made = timed("create", 201, "POST", "/api/referrals", body, token, {"Idempotency-Key": str(uuid.uuid4())})
+        if made is None or time.perf_counter() >= stop:
+            continue
+        referral = json.loads(made)["uuid"]
+        timed("accept", 200, "POST", f"/api/referrals/{referral}/accept",
+              {"version": 1, "slot": cast.slots[n % len(cast.slots)]}, receiver)
+    conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warm-up", type=float, default=3, help="seconds sent before measuring")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=200, help="operations/s offered in total; 0: closed loop")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--population", type=int, default=20_000)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/cc_refbench")
+    parser.add_argument("--regenerate", action="store_true", help="drop and generate the county again")
+    args = parser.parse_args()
+    if not args.database_url.startswith("postgres"):
+        sys.exit("this benchmark is for PostgreSQL")
+    if args.regenerate or not database_exists(args.database_url):
+        recreate_database(args.database_url)
+    os.environ["COUNTYCARE_DATABASE_URL"] = args.database_url
+    os.environ.setdefault("COUNTYCARE_DATA_DIR", str(ROOT / "var" / "refbench"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "countycare.settings")
+    cast = prepare(args)
+    server = start_server(args, args.port)
+    try:
+        results = Results()
+        start = time.perf_counter() + args.warm_up
+        stop = start + args.seconds
+        threads = [threading.Thread(target=client, args=(i, args, cast, args.port, start, stop, results))
+                   for i in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    done = len(results.create) + len(results.accept)
+    offered = f"{args.rate:.0f} ops/s offered" if args.rate else "closed loop"
+    print(f"\n{args.clients} clients, {offered}, {args.seconds:.0f} s measured; gunicorn {args.workers} workers × "
+          f"{args.threads} threads; {os.cpu_count()} CPUs")
+    print(f"operations: {done:,} in {args.seconds:.0f} s = {done / args.seconds:.0f} ops/s "
+          f"({len(results.create) / args.seconds:.0f} creates/s, {len(results.accept) / args.seconds:.0f} accepts/s)")
+    print(f"{'operation':<10}{'count':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
+    for kind in ("create", "accept"):
+        values = [v * 1000 for v in getattr(results, kind)]
+        print(f"{kind:<10}{len(values):>8}{percentile(values, 0.5):>9.1f}{percentile(values, 0.95):>9.1f}"
+              f"{max(values, default=float('nan')):>9.1f}")
+    both = [v * 1000 for v in results.create + results.accept]
+    print(f"{'all':<10}{len(both):>8}{percentile(both, 0.5):>9.1f}{percentile(both, 0.95):>9.1f}"
+          f"{max(both, default=float('nan')):>9.1f}")
+    print(f"errors: {results.errors or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
