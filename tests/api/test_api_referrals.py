@@ -47,7 +47,6 @@ def test_a_village_doctor_refers_a_patient_up(county, api_as):
     ({"diagnoses": []}, 422, "diagnoses"),
     ({"diagnoses": [{"code": "NOPE1"}]}, 422, "diagnoses"),
     ({"to_organization": "00000000-0000-0000-0000-000000000000"}, 422, "to_organization"),
-    ({"resident": "00000000-0000-0000-0000-000000000000"}, 422, "resident"),
     ({"reason": ""}, 422, "reason"),
     ({"kind": "down"}, 422, "to_organization"),
     ({"kind": "out_of_county", "to_organization": None}, 422, "to_organization"),
@@ -59,6 +58,16 @@ def test_invalid_referrals_are_422_and_change_nothing(county, api_as, overrides,
     response = api_as("village_doctor").post("/api/referrals", body)
     assert response.status_code in (status, 403), response.content
     assert response.json()["field"] in (field, None)
+    assert not Referral.objects.exists()
+
+
+def test_an_unknown_resident_and_one_outside_scope_get_the_same_404(county, api_as):
+    unknown = api_as("village_doctor").post("/api/referrals", up_body(
+        county, resident="00000000-0000-0000-0000-000000000000"))
+    elsewhere = api_as("village_doctor").post("/api/referrals", up_body(
+        county, resident=str(county.residents["wang_wu"].uuid)))
+    assert unknown.status_code == elsewhere.status_code == 404
+    assert unknown.json() == elsewhere.json()
     assert not Referral.objects.exists()
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from tests.referrals.helpers import care_plan, down, grant, out_of_county, up
 
-from countycare.core.errors import InvalidInput, PermissionDenied
+from countycare.core.errors import InvalidInput, NotFound, PermissionDenied
 from countycare.core.models import AuditEvent
 from countycare.records.models import Icd10Code
 from countycare.referrals import services
@@ -51,7 +51,7 @@ def test_the_named_receiving_doctor_gets_access_too(world):
 
 
 def test_a_resident_outside_the_senders_scope_cannot_be_referred(world):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         up(world, by="village_doctor", resident="wang_wu")  # 王五 lives in 西村
 
 

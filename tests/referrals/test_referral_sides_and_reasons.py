@@ -89,3 +89,9 @@ def test_a_slot_is_booked_only_on_accept(world):
     with pytest.raises(InvalidInput):
         services.transition(user=world.users["county_specialist"], referral=referral, action="reject",
                             expected_version=1, reason="满", slot=slot(world), channel="web")
+
+
+def test_a_partner_hospitals_return_names_no_referring_doctor_of_ours(world):
+    referral = down(world, from_organization=world.orgs["partner"], to="east", by="township_doctor",
+                    resident="li_si")
+    assert referral.from_practitioner is None and referral.created_by == world.users["township_doctor"]

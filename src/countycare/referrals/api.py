@@ -19,7 +19,7 @@ from countycare.core import idempotency
 from countycare.core.errors import InvalidInput, NotFound
 from countycare.records import queries as records_queries
 from countycare.registry import queries as registry_queries
-from countycare.registry.models import Department, Organization, Practitioner
+from countycare.registry.models import Department, Organization, Practitioner, Resident
 from countycare.registry.schemas import NO_NUL
 
 from . import queries, services, workflow
@@ -60,7 +60,8 @@ def create_referral(
 ) -> Any:
     """Send a resident in your scope up, down or out of county. 403: you may not send from that organisation
     (or out of county from anywhere but the lead hospital); 404: the resident is not in your community; 409: a
-    request with the same Idempotency-Key is running; 422: anything invalid — an unknown organisation, a
+    request with the same Idempotency-Key is running (404 also for a resident outside your scope: the same answer
+    as for one that does not exist); 422: anything invalid — an unknown organisation, a
     direction the kind does not go, an unknown ICD-10 code, a down-referral without a care plan, the key
     reused for a different body. An urgent up-referral reserves a bed: `bed_reserved` false says none was free."""
     user = user_of(request)
@@ -83,9 +84,11 @@ def create_referral(
 
 def _referral_data(user: Any, payload: ReferralIn) -> tuple[Any, dict[str, Any]]:
     """The service's arguments, with the uuids resolved inside the user's community (422 naming the field)."""
-    resident = registry_queries.visible_residents(user).filter(uuid=payload.resident).first()
+    # unscoped here: the service checks the scope, and answers an unknown and an out-of-scope resident alike
+    resident = Resident.objects.filter(community_id=user.community_id, uuid=payload.resident,
+                                       merged_into__isnull=True).first()
     if resident is None:
-        raise InvalidInput("居民不存在或不在您的管辖范围内 (no such resident in your scope)", field="resident")
+        raise services.resident_not_found()
     receiver = _organization(user, payload.to_organization, "to_organization")
     data: dict[str, Any] = {
         "kind": payload.kind,
@@ -211,7 +214,7 @@ def act_on_referral(request: HttpRequest, referral_uuid: uuid.UUID, action: Acti
     referral = queries.with_detail(found).first()
     if referral is None or not queries.may_see(user, referral):
         raise NotFound("未找到该转诊，或不在您的管辖范围内 (referral not found or outside your scope)")
-    slot = queries.get_slot(user, payload.slot) if payload.slot is not None else None
+    slot = queries.get_slot(user, payload.slot, related=False) if payload.slot is not None else None
     # the answer is the referral as the transition left it in memory (the transition's audit covers it)
     return services.transition(user=user, referral=referral, action=str(action), expected_version=payload.version,
                                reason=payload.reason, slot=slot, channel=CHANNEL)

@@ -26,8 +26,7 @@ LIST_RELATED = ("resident", "from_organization", "to_organization", "to_departme
 # Joined: what every referral has. Prefetched: what few have (a join of all would cost PostgreSQL tens of
 # milliseconds of planning for a one-row read).
 DETAIL_RELATED = (*LIST_RELATED, "from_department")
-DETAIL_PREFETCH = ("booking__slot", "bed_booking__slot", "care_plan__responsible_practitioner",
-                   "care_plan__responsible_organization")
+DETAIL_PREFETCH = ("booking__slot", "bed_booking__slot")
 
 
 def with_detail(qs: QuerySet[Referral]) -> QuerySet[Referral]:
@@ -167,6 +166,13 @@ def referral_events(referral: Referral) -> list[Any]:
 
 
 def care_plan_of(referral: Referral) -> CarePlan | None:
+    """The plan of a down-referral (only those carry one: no query for the others)."""
+    if referral.kind != ReferralKind.DOWN:
+        return None
+    if not Referral._meta.get_field("care_plan").is_cached(referral):
+        plan = (CarePlan.objects.filter(referral_id=referral.pk)
+                .select_related("responsible_practitioner", "responsible_organization").first())
+        Referral._meta.get_field("care_plan").set_cached_value(referral, plan)
     try:
         return referral.care_plan
     except CarePlan.DoesNotExist:
@@ -197,9 +203,13 @@ def open_slots(user: Any, *, organization: Organization, kind: str | None = None
     return qs.select_related("organization", "department", "practitioner").order_by("starts_at", "id")
 
 
-def get_slot(user: Any, slot_uuid: object) -> Slot:
-    slot = (Slot.objects.filter(uuid=parse_uuid(slot_uuid, "号源 slot"), community_id=user.community_id)
-            .select_related("organization", "department", "practitioner").first())
+def get_slot(user: Any, slot_uuid: object, *, related: bool = True) -> Slot:
+    """A slot of the user's community (capacity, not patient data). `related=False` for booking, which needs
+    only the slot itself."""
+    slot = Slot.objects.filter(uuid=parse_uuid(slot_uuid, "号源 slot"), community_id=user.community_id)
+    if related:
+        slot = slot.select_related("organization", "department", "practitioner")
+    slot = slot.first()
     if slot is None:
         raise NotFound("未找到该号源 (slot not found)")
     return slot

@@ -66,6 +66,11 @@ STAMP = {
 NO_BED = "未能预留床位：接收机构暂无空床 (no free bed at the receiving organisation)"
 
 
+def resident_not_found() -> NotFound:
+    """Outside scope reads as not there at all, so a referral does not reveal who exists elsewhere."""
+    return NotFound("未找到该居民，或不在您的管辖范围内 (resident not found or outside your scope)", field="resident")
+
+
 # --- catalogue suggestions ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -314,10 +319,9 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
     if sender.id == receiver.id:
         raise InvalidInput("不能转诊到本机构 (cannot refer to the same organisation)", field="to_organization")
     _check_kind(kind, sender, receiver)
-    if resident.community_id != community_id or resident.is_merged:
-        raise NotFound("未找到该居民 (resident not found)")
-    if not registry_queries.visible_residents(user).filter(pk=resident.pk).exists():
-        raise PermissionDenied("该居民不在您的管辖范围内 (the resident is outside your scope)")
+    if (resident.community_id != community_id or resident.is_merged
+            or not registry_queries.visible_residents(user).filter(pk=resident.pk).exists()):
+        raise resident_not_found()
     today = timezone.localdate()
     from_department = data.get("from_department")
     if from_department is not None and (not isinstance(from_department, Department)
@@ -360,7 +364,9 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
     with transaction.atomic():
         referral = Referral.objects.create(
             community_id=community_id, resident=resident, kind=kind, urgent=urgent, from_organization=sender,
-            from_department=from_department, from_practitioner=user.practitioner,
+            from_department=from_department,
+            # a partner's return is recorded by the receiving side: the recorder is not the referring doctor
+            from_practitioner=None if _is_partner(sender) else user.practitioner,
             to_organization=receiver, to_department=department, to_practitioner=practitioner,
             source_encounter=source, reason=reason, clinical_summary=summary, diagnoses=diagnoses,
             requested_at=now, due_at=due_at, slip_number=slip, created_by=user,
@@ -429,10 +435,8 @@ def _reserve_bed(referral: Referral, *, user: Any, now: dt.datetime) -> Booking 
                                booked_general__lt=F("capacity") - F("booked_reserved"))
     if referral.to_department_id:
         beds = beds.filter(Q(department_id=referral.to_department_id) | Q(department__isnull=True))
-    release_hours = int(policy.get("reserved_slot_release_hours", referral.community_id))
     for slot in beds.order_by("starts_at", "id")[:10]:
-        from_reserve = _take_place(slot, for_referral=is_family_doctor_referral(referral), now=now,
-                                   release_hours=release_hours)
+        from_reserve = _take_place(slot, for_referral=is_family_doctor_referral(referral), now=now)
         if from_reserve is not None:
             return Booking.objects.create(community_id=slot.community_id, slot=slot, resident_id=referral.resident_id,
                                           from_reserve=from_reserve, booked_at=now, booked_by=user)
@@ -655,7 +659,8 @@ def reserve_released(slot: Slot, now: dt.datetime, release_hours: int) -> bool:
     return now >= slot.starts_at - dt.timedelta(hours=release_hours)
 
 
-def _take_place(slot: Slot, *, for_referral: bool, now: dt.datetime, release_hours: int) -> bool | None:
+def _take_place(slot: Slot, *, for_referral: bool, now: dt.datetime, release_hours: int | None = None
+                ) -> bool | None:
     """Take one place with a conditional UPDATE and say which pool it came from (True: reserved, False:
     general), or None when there is none. Referrals take the reserved pool first; others only the general
     pool (capacity − reserved) until the reserve is released."""
@@ -663,6 +668,8 @@ def _take_place(slot: Slot, *, for_referral: bool, now: dt.datetime, release_hou
     if for_referral and Slot.objects.filter(room, pk=slot.pk, booked_reserved__lt=F("reserved")).update(
             booked_reserved=F("booked_reserved") + 1):
         return True
+    if release_hours is None:  # read only when the general pool is needed: most referrals stop at the reserve
+        release_hours = int(policy.get("reserved_slot_release_hours", slot.community_id))
     general = room if reserve_released(slot, now, release_hours) else Q(
         booked_general__lt=F("capacity") - F("reserved"))
     if Slot.objects.filter(general, pk=slot.pk).update(booked_general=F("booked_general") + 1):
@@ -671,8 +678,7 @@ def _take_place(slot: Slot, *, for_referral: bool, now: dt.datetime, release_hou
 
 
 def _book(slot: Slot, resident_id: int, *, user: Any, now: dt.datetime, for_referral: bool) -> Booking:
-    from_reserve = _take_place(slot, for_referral=for_referral, now=now,
-                               release_hours=int(policy.get("reserved_slot_release_hours", slot.community_id)))
+    from_reserve = _take_place(slot, for_referral=for_referral, now=now)
     if from_reserve is None:
         raise Conflict("该号源已约满，请选择其他号源 (the slot is full; choose another)", field="slot")
     return Booking.objects.create(community_id=slot.community_id, slot=slot, resident_id=resident_id,
