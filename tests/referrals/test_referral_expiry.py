@@ -54,3 +54,11 @@ def test_the_command_expires_overdue_referrals(world, capsys):
     call_command("expirereferrals")
     assert "referrals expired: 1" in capsys.readouterr().out
     assert Referral.objects.get(pk=referral.pk).status == ReferralStatus.EXPIRED
+
+
+def test_a_large_sweep_runs_in_chunks_and_expires_every_overdue_referral(world, monkeypatch):
+    monkeypatch.setattr(services, "EXPIRE_CHUNK", 2)
+    made = [up(world) for _ in range(5)]
+    assert services.expire_overdue(now=timezone.now() + dt.timedelta(days=8)) == 5
+    assert set(Referral.objects.filter(pk__in=[r.pk for r in made]).values_list("status", flat=True)) == {"expired"}
+    assert ReferralEvent.objects.filter(action="expire").count() == 5

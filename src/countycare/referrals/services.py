@@ -63,6 +63,7 @@ STAMP = {
     ReferralStatus.CANCELLED: "closed_at",
     ReferralStatus.EXPIRED: "closed_at",
 }
+EXPIRE_CHUNK = 2000  # referrals expired per transaction
 NO_BED = "未能预留床位：接收机构暂无空床 (no free bed at the receiving organisation)"
 
 
@@ -585,7 +586,7 @@ def expire_overdue(*, now: dt.datetime | None = None) -> int:
                 .filter(status__in=[ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED], due_at__lt=now)
                 .order_by("id")
                 .values_list("id", "uuid", "status", "booking_id", "bed_booking_id", "resident__uuid",
-                             "community_id")[:2000]
+                             "community_id")[:EXPIRE_CHUNK]
             )
             if not rows:
                 return total
