@@ -697,9 +697,6 @@ class ConditionHandler(PatientDataHandler):
         audit_handed_out(user, [found], object_type=type(found).__name__, action="read")
         return found
 
-    def version(self, obj: Diagnosis | Problem) -> str:
-        return str(getattr(obj, "version", 1))
-
     def search(self, user: Any, condition: Q, *, offset: int, count: int, query: str) -> tuple[list[Any], int]:
         registry_queries.require_patient_access(user)
         diagnoses = self.scoped(user).filter(for_diagnoses(condition))

@@ -630,8 +630,8 @@ def task_reason(resource: Any) -> str:
 def task_slot(user: Any, resource: Any) -> Slot | None:
     """The slot an accept books: Task.input of type `slot`, valueReference Slot/<id> or an identifier."""
     for index, given in enumerate(resource.input or []):
-        if coding_of(given.type, TASK_PARAMETER_SYSTEM) is None or coding_of(given.type,
-                                                                              TASK_PARAMETER_SYSTEM).code != "slot":
+        kind = coding_of(given.type, TASK_PARAMETER_SYSTEM)
+        if kind is None or kind.code != "slot":
             continue
         where = f"Task.input[{index}].valueReference"
         value = given.valueReference
