@@ -278,6 +278,7 @@ def _diagnosis_items(resident: Resident, before: dt.datetime | None, limit: int)
         Diagnosis.objects.filter(_before("recorded_at", before), resident=resident)
         .exclude(encounter__status=EncounterStatus.CANCELLED)
         .select_related("encounter__organization")
+        .defer("encounter__note")  # a long text the item does not show
         .order_by("-recorded_at", "-is_primary", "id")[:limit]
     )
     return [
