@@ -137,6 +137,8 @@ class ResourceHandler:
     search_params: ClassVar[dict[str, SearchParam]] = {}
     # where a DomainError's `field` lives in the resource (for OperationOutcome.issue.expression)
     field_expressions: ClassVar[dict[str, str]] = {}
+    # what the CapabilityStatement promises; a type that refuses create or update (405) leaves them out
+    interactions: ClassVar[tuple[str, ...]] = ("read", "vread", "search-type", "create", "update")
 
     def read(self, user: Any, resource_id: str) -> Any:
         """The object behind a read in the user's scope (audited if it is patient data); else NotFound."""
@@ -642,6 +644,12 @@ def method_not_allowed(allowed: list[str]) -> FhirError:
 
 # ---------------------------------------------------------------------------------------------- capability
 
+INTERACTION_NOTES = {
+    "vread": "Only the current version is kept.",
+    "update": 'Conditional on If-Match: W/"<versionId>" when sent.',
+}
+
+
 def capability_statement(request: HttpRequest, *, software_version: str) -> dict[str, Any]:
     base = base_url(request)
     resources = []
@@ -655,13 +663,10 @@ def capability_statement(request: HttpRequest, *, software_version: str) -> dict
             "type": handler.resource_type,
             "documentation": handler.documentation,
             "interaction": [
-                {"code": "read"},
-                {"code": "vread", "documentation": "Only the current version is kept."},
-                {"code": "search-type"},
-                {"code": "create"},
-                {"code": "update", "documentation": 'Conditional on If-Match: W/"<versionId>" when sent.'},
+                {"code": code, **({"documentation": INTERACTION_NOTES[code]} if code in INTERACTION_NOTES else {})}
+                for code in handler.interactions
             ],
-            "versioning": "versioned-update",
+            "versioning": "versioned-update" if "update" in handler.interactions else "versioned",
             "readHistory": False,
             "updateCreate": False,
             "conditionalCreate": False,

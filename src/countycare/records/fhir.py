@@ -325,6 +325,7 @@ class PatientDataHandler(fhir.ResourceHandler):
     not_found: ClassVar[str] = "未找到该记录，或不在您的管辖范围内 (not found or outside your scope)"
     write_roles: ClassVar[frozenset[str]] = CLINICIANS
     ordering: ClassVar[tuple[str, ...]] = ("-id",)
+    interactions: ClassVar[tuple[str, ...]] = ("read", "vread", "search-type", "create")
 
     def scoped(self, user: Any) -> QuerySet[Any]:
         """The rows the user may see, with what `to_fhir` needs joined (no audit)."""

@@ -481,6 +481,7 @@ def care_plan_data(user: Any, plan: Any, resident: Any) -> dict[str, Any]:
 class TaskHandler(ReferralHandler):
     resource_type = "Task"
     model = FhirTask
+    interactions = ("read", "vread", "search-type", "update")
     not_found = "未找到该转诊任务，或不在您的管辖范围内 (referral task not found or outside your scope)"
     documentation = (
         "The workflow state of a referral, one Task per ServiceRequest with the same id (focus). status: "
@@ -667,6 +668,7 @@ CARE_PLAN_ACTIVITY_STATUS = {
 class CarePlanHandler(PatientDataHandler):
     resource_type = "CarePlan"
     model = FhirCarePlan
+    interactions = ("read", "vread", "search-type")
     object_type = "CarePlan"
     not_found = "未找到该康复计划，或不在您的管辖范围内 (care plan not found or outside your scope)"
     documentation = (
