@@ -10,10 +10,10 @@ import pytest
 AS_OF = dt.date(2026, 6, 30)
 
 
-def generate(population: int = 1500, seed: int = 11):
+def generate(population: int = 1500, seed: int = 11, activity: bool = False):
     from countycare.synth.generate import generate_county
 
-    return generate_county(population=population, seed=seed, as_of=AS_OF)
+    return generate_county(population=population, seed=seed, as_of=AS_OF, activity=activity)
 
 
 def county_fingerprint(community_id: int) -> str:
@@ -56,3 +56,15 @@ def make_county(db):
 @pytest.fixture
 def fingerprint():
     return county_fingerprint
+
+
+@pytest.fixture(scope="module")
+def county_with_a_year(django_db_setup, django_db_blocker):
+    """A 3,000-resident county with its year of activity, generated once for the module's tests and erased
+    after them (it is committed: the tests only read it)."""
+    from countycare.synth.erase import erase_community
+
+    with django_db_blocker.unblock():
+        report = generate(3000, seed=7, activity=True)
+        yield report
+        erase_community(report.community)

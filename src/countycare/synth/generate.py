@@ -3,10 +3,9 @@
     plan_county (county.py)   how many townships, villages, who works where      -> CountyPlan
     load_organizations/staff  organisations, departments, practitioners, postings
     load_people (people.py)   households, residents, tags, identifiers, township by township
+    load_activity (activity.py) a year of encounters, problems, referrals, slots and bookings, read back from
+                              the rows just loaded (so it can run on any generated county)
     BulkLoader (load.py)      COPY on PostgreSQL / executemany on SQLite, then ANALYZE
-
-A later generator (a year of activity) takes the same seed and the CountyPlan, or reads the county back
-from the database, and loads its rows through the same BulkLoader.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from countycare.registry.models import (
     ResidentTag,
 )
 
+from .activity import ACTIVITY_MODELS, ActivityCounts, load_activity
 from .county import CountyPlan, create_community, load_organizations, load_staff, plan_county
 from .load import BulkLoader, TableStats
 from .people import PeopleCounts, load_people
@@ -107,6 +107,10 @@ class GenerationReport:
     analyze_seconds: float = 0.0
     rebuild_seconds: float = 0.0
     commit_seconds: float = 0.0
+    activity: ActivityCounts | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, in order
+    phases_cpu: dict[str, float] = field(default_factory=dict)  # this process's CPU seconds per step
+    rebuilt: list[tuple[str, float]] = field(default_factory=list)  # index/key statements after loads, seconds
 
 
 def generated_at(as_of: dt.date) -> dt.datetime:
@@ -121,21 +125,34 @@ def generate_county(
     as_of: dt.date | None = None,
     progress: ProgressSink | None = None,
     using: str = "default",
+    activity: bool = False,
 ) -> GenerationReport:
-    """Generate a county of `population` residents. Same (population, seed, as_of) -> same data."""
+    """Generate a county of `population` residents, and with `activity` a year of its care on top (the
+    `generate` and `demo` commands ask for it). Same (population, seed, as_of, activity) -> same data."""
     if population < 100:
         raise ValueError("population must be at least 100")
     progress = progress or SilentProgress()
     as_of = as_of or timezone.localdate()
     started = time.perf_counter()
+    phases: dict[str, float] = {}
+    phases_cpu: dict[str, float] = {}
+    clock = [time.perf_counter(), time.process_time()]
+
+    def lap(name: str) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        phases[name], phases_cpu[name] = now - clock[0], cpu - clock[1]
+        clock[0], clock[1] = now, cpu
+
     plan = plan_county(population=population, seed=seed, as_of=as_of)
     loader = BulkLoader(using)
+    year: ActivityCounts | None = None
     with transaction.atomic(using=using):
         advance = progress.phase("机构与人员 organisations and staff", None)
         community = create_community(plan)
         load_organizations(plan, loader)
         practitioners = load_staff(plan, loader)
         advance(1)
+        lap("organisations and staff")
         advance = progress.phase("居民 residents", population)
         expected = {
             Household: population * 2 // 5,
@@ -145,14 +162,29 @@ def generate_county(
         }
         with loader.indexes_deferred(expected):
             people = load_people(plan, loader, generated_at(as_of), advance)
+            lap("residents")
             advance = progress.phase("索引 indexes and keys", None)
         advance(1)
+        lap("residents: indexes and keys")
+        if activity:
+            advance = progress.phase("一年的就诊与转诊 a year of activity", population)
+            expected_activity = activity_expected(population)
+            with loader.indexes_deferred(expected_activity):
+                loader.pool_ids(expected_activity)
+                with loader.concurrently():
+                    year = load_activity(community.pk, seed=seed, as_of=as_of, loader=loader, advance=advance)
+                lap("activity")
+                advance = progress.phase("索引 indexes and keys", None)
+            advance(1)
+            lap("activity: indexes and keys")
         commit_started = time.perf_counter()
     commit_seconds = time.perf_counter() - commit_started
+    lap("commit")
     advance = progress.phase("统计信息 ANALYZE", None)
     analyze_started = time.perf_counter()
-    loader.analyze(LOADED_MODELS)
+    loader.analyze(LOADED_MODELS + (ACTIVITY_MODELS if activity else ()))
     advance(1)
+    lap("ANALYZE")
     return GenerationReport(
         community=community,
         plan=plan,
@@ -163,7 +195,31 @@ def generate_county(
         analyze_seconds=time.perf_counter() - analyze_started,
         rebuild_seconds=loader.rebuild_seconds,
         commit_seconds=commit_seconds,
+        activity=year,
+        phases=phases,
+        phases_cpu=phases_cpu,
+        rebuilt=loader.rebuilt,
     )
+
+
+def activity_expected(population: int) -> dict:
+    """Rows the activity tables are about to receive (roughly): below this they get their indexes dropped and
+    rebuilt around the load."""
+    from countycare.records.models import Diagnosis, Encounter, Observation, Problem
+    from countycare.referrals.models import Booking, CareAccess, CarePlan, Referral, ReferralEvent, Slot
+
+    return {
+        Encounter: population * 6,
+        Diagnosis: population * 7,
+        Observation: population * 8,
+        Problem: population // 2,
+        Booking: population // 2,
+        Referral: population // 15,
+        ReferralEvent: population // 4,
+        CareAccess: population // 12,
+        CarePlan: population // 50,
+        Slot: 30_000,
+    }
 
 
 @contextmanager

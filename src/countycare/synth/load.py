@@ -6,13 +6,18 @@ column names are checked against the model's `_meta`, so a model change that add
 fails here loudly instead of loading half a row.
 
 Primary keys are reserved in blocks (`reserve_ids`) so that generators can refer to rows (a resident's
-household, a tag's resident) before they are loaded. Later generators (a year of encounters, referrals,
-exams) use the same loader.
+household, a tag's resident) before they are loaded; `pool_ids` makes those blocks large, so that reserving
+rarely needs the database. Datetimes may be given as aware datetimes or as UTC text in the database's own
+form (faster to make and to send by the million). Inside `concurrently()` the COPYs run in a worker thread
+while the caller computes the next rows: the database server and Python each get a core.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -43,13 +48,35 @@ class BulkLoader:
         self.stats: dict[str, TableStats] = {}
         self._next_id: dict[str, int] = {}
         self.rebuild_seconds = 0.0
+        self.rebuilt: list[tuple[str, float]] = []  # index and key statements run after a load, with seconds
         self._columns_checked: dict[tuple[str, tuple[str, ...]], list[Converter]] = {}
+        self._pool: dict[str, tuple[int, int]] = {}  # table -> (next free id, ids left) of a fetched block
+        self._pool_size: dict[str, int] = {}
+        self._queue: queue.Queue[tuple | None] | None = None
+        self._worker_error: BaseException | None = None
 
     # --- keys ---------------------------------------------------------------------------------------------
+    def pool_ids(self, expected: dict[type[Model], int]) -> None:
+        """Reserve ids for these models in blocks of (at least) the expected number of rows: what a block leaves
+        unused stays a gap in the sequence, which costs nothing."""
+        for model, rows in expected.items():
+            self._pool_size[model._meta.db_table] = max(1, rows)
+
     def reserve_ids(self, model: type[Model], count: int) -> int:
         """The first of `count` consecutive primary keys nobody else will be given."""
         if count <= 0:
             return 0
+        table = model._meta.db_table
+        if self.vendor == "postgresql" and table in self._pool_size:
+            first, left = self._pool.get(table, (0, 0))
+            if left < count:
+                size = max(count, self._pool_size[table])
+                first, left = self._fetch_ids(model, size), size
+            self._pool[table] = (first + count, left - count)
+            return first
+        return self._fetch_ids(model, count)
+
+    def _fetch_ids(self, model: type[Model], count: int) -> int:
         table = model._meta.db_table
         pk = model._meta.pk.column
         with self.connection.cursor() as cursor:
@@ -104,9 +131,18 @@ class BulkLoader:
         if kind == "DateField":
             return lambda v: v.isoformat() if v is not None else None
         if kind == "DateTimeField":
-            return ops.adapt_datetimefield_value
+            adapt = ops.adapt_datetimefield_value
+
+            def utc_text(value: Any) -> Any:  # what Django stores for an aware UTC datetime, without its detours
+                if isinstance(value, str):  # already UTC text in SQLite's form ("2026-06-29 01:30:00")
+                    return value
+                if value is not None and value.tzinfo is dt.UTC:
+                    return str(value.replace(tzinfo=None))
+                return adapt(value)
+
+            return utc_text
         if kind == "BooleanField":
-            return lambda v: int(v) if v is not None else None
+            return None  # sqlite3 stores True/False as 1/0 itself
         return None
 
     def load(
@@ -120,13 +156,20 @@ class BulkLoader:
         """Insert the rows; returns how many. `on_chunk(n)` is called as rows go in (for a progress bar)."""
         converters = self._converters(model, columns)
         if any(converters):
-            pairs = list(enumerate(converters))
-            rows = (tuple(c(row[i]) if c else row[i] for i, c in pairs) for row in rows)
+            rows = _converted(rows, [(i, c) for i, c in enumerate(converters) if c])
         table = model._meta.db_table
-        stats = self.stats.setdefault(table, TableStats(table))
-        started = time.perf_counter()
         quote = self.connection.ops.quote_name
         column_list = ", ".join(quote(c) for c in columns)
+        if self._queue is not None:
+            if self._worker_error is not None:
+                raise self._worker_error
+            batch = rows if isinstance(rows, list) else list(rows)
+            self._queue.put((table, f"COPY {quote(table)} ({column_list}) FROM STDIN", batch))
+            if on_chunk:
+                on_chunk(len(batch))
+            return len(batch)
+        stats = self.stats.setdefault(table, TableStats(table))
+        started = time.perf_counter()
         count = 0
         with self.connection.cursor() as cursor:
             if self.vendor == "postgresql":
@@ -140,7 +183,7 @@ class BulkLoader:
             else:
                 sql = f"INSERT INTO {quote(table)} ({column_list}) VALUES ({', '.join('?' * len(columns))})"
                 raw = cursor.cursor  # the sqlite3 cursor: executemany without Django's per-row formatting
-                batch: list[tuple[Any, ...]] = []
+                batch = []
                 for row in rows:
                     batch.append(row)
                     if len(batch) == chunk:
@@ -159,10 +202,56 @@ class BulkLoader:
         return count
 
     @contextmanager
+    def concurrently(self, backlog: int = 12) -> Iterator[None]:
+        """On PostgreSQL, `load` hands its rows to one worker thread that COPYs them, in order, on the same
+        connection and transaction, while the caller computes the next rows. psycopg lets one statement run
+        at a time, so anything else the caller sends waits for the COPY in progress; at most `backlog` loads
+        wait in line (then `load` waits: memory stays bounded). The worker's error is raised by the next
+        `load` or at the end. Elsewhere (SQLite) loading stays in the caller's thread."""
+        if self.vendor != "postgresql" or self._queue is not None:
+            yield
+            return
+        self.connection.ensure_connection()
+        raw = self.connection.connection
+        self._queue = work = queue.Queue(maxsize=backlog)
+        self._worker_error = None
+
+        def copy_all() -> None:
+            while (item := work.get()) is not None:
+                if self._worker_error is not None:
+                    continue  # keep taking items so that the caller never blocks on a full queue
+                table, statement, batch = item
+                started = time.perf_counter()
+                try:
+                    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                        write = copy.write_row
+                        for row in batch:
+                            write(row)
+                except BaseException as exc:  # handed to the caller's thread
+                    self._worker_error = exc
+                    continue
+                stats = self.stats.setdefault(table, TableStats(table))
+                stats.rows += len(batch)
+                stats.seconds += time.perf_counter() - started
+
+        worker = threading.Thread(target=copy_all, name="countycare-copy", daemon=True)
+        worker.start()
+        try:
+            yield
+        finally:
+            work.put(None)
+            worker.join()
+            self._queue = None
+        if self._worker_error is not None:
+            error, self._worker_error = self._worker_error, None
+            raise error
+
+    @contextmanager
     def indexes_deferred(self, expected_rows: dict[type[Model], int]) -> Iterator[None]:
-        """On PostgreSQL, drop the secondary indexes and foreign keys of tables about to receive more rows
-        than they hold, and build them again after the load: one index build and one join to validate
-        each key cost far less than maintaining them row by row (the way pg_restore loads). Must run
+        """On PostgreSQL, drop the secondary indexes, unique constraints (that no key refers to) and foreign
+        keys of tables about to receive more rows than they hold, and build them again after the load: one
+        index build and one join to validate each key cost far less than maintaining them row by row (the
+        way pg_restore loads); the rebuild gets a larger sort memory for this transaction. Must run
         inside the loading transaction: other sessions wait on these tables until it commits, and a
         failure rolls the drops back with everything else. Definitions are read back from the catalog,
         so what is recreated is exactly what the migrations made."""
@@ -182,7 +271,9 @@ class BulkLoader:
                     continue
                 cursor.execute(
                     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+                    "WHERE conrelid = %s::regclass AND (contype = 'f' OR (contype = 'u' AND NOT EXISTS ("
+                    "SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = pg_constraint.conindid))) "
+                    "ORDER BY contype DESC, conname",
                     [table],
                 )
                 for name, definition in cursor.fetchall():
@@ -202,10 +293,13 @@ class BulkLoader:
         with self.connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             for statement in rebuild:
                 started = time.perf_counter()
                 cursor.execute(statement)
-                self.rebuild_seconds += time.perf_counter() - started
+                seconds = time.perf_counter() - started
+                self.rebuild_seconds += seconds
+                self.rebuilt.append((statement, seconds))
 
     def analyze(self, models: Iterable[type[Model]]) -> None:
         """Fresh planner statistics after a bulk load (without them PostgreSQL misjudges the new rows)."""
@@ -213,3 +307,12 @@ class BulkLoader:
         with self.connection.cursor() as cursor:
             for model in models:
                 cursor.execute(f"ANALYZE {quote(model._meta.db_table)}")
+
+
+def _converted(rows: Iterable[Sequence[Any]], active: list[tuple[int, Callable[[Any], Any]]]) -> Iterator[list[Any]]:
+    """The rows with the columns that need it converted (only those: most columns pass through)."""
+    for row in rows:
+        out = list(row)
+        for i, convert in active:
+            out[i] = convert(out[i])
+        yield out

@@ -20,7 +20,7 @@ DEMO_POPULATION = 3000
 
 
 class Command(BaseCommand):
-    help = "Set up and serve a demo: migrate, generate a small county, create one user per role"
+    help = "Set up and serve a demo: migrate, generate a small county with a year of care, one user per role"
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -35,9 +35,20 @@ class Command(BaseCommand):
             "--data-dir", help="where the SQLite database and secret key live (default ./var)"
         )
         parser.add_argument("--no-serve", action="store_true", help="set up, print the users, and stop")
+        parser.add_argument(
+            "--no-activity", action="store_true", help="a county without its year of encounters and referrals"
+        )
 
     def handle(
-        self, *args, port: int, population: int, seed: int, data_dir: str | None, no_serve: bool, **options
+        self,
+        *args,
+        port: int,
+        population: int,
+        seed: int,
+        data_dir: str | None,
+        no_serve: bool,
+        no_activity: bool = False,
+        **options,
     ):
         started = time.perf_counter()
         if data_dir and Path(data_dir).resolve() != Path(settings.DATA_DIR):
@@ -54,11 +65,20 @@ class Command(BaseCommand):
         community = Community.objects.order_by("id").first()
         if community is None:
             with rich_progress(enabled=options["verbosity"] > 0) as progress:
-                report = generate_county(population=population, seed=seed, progress=progress)
+                report = generate_county(
+                    population=population, seed=seed, progress=progress, activity=not no_activity
+                )
             community = report.community
+            year = ""
+            if report.activity:
+                rows = report.activity.rows
+                year = (
+                    f", a year of {rows.get('records.Encounter', 0)} encounters and "
+                    f"{rows.get('referrals.Referral', 0)} referrals"
+                )
             self.stdout.write(
                 f"generated {community.name}: {report.people.residents} residents, "
-                f"{len(report.plan.orgs)} organisations, {report.practitioners} practitioners"
+                f"{len(report.plan.orgs)} organisations, {report.practitioners} practitioners{year}"
             )
         else:
             self.stdout.write(f"reusing {community.name} (already in the database)")

@@ -8,7 +8,7 @@ from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progre
 
 
 class Command(BaseCommand):
-    help = "Generate a synthetic county (organisations, staff, residents) into the database"
+    help = "Generate a synthetic county (organisations, staff, residents, a year of activity) into the database"
 
     def add_arguments(self, parser):
         parser.add_argument("--population", type=int, default=400_000, help="residents (default 400,000)")
@@ -17,8 +17,15 @@ class Command(BaseCommand):
             "--replace", action="store_true", help="erase every existing community (and all its rows) first"
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--no-activity",
+            action="store_true",
+            help="only institutions and residents, without the year of encounters, referrals and slots",
+        )
 
-    def handle(self, *args, population: int, seed: int, replace: bool, no_progress: bool, **options):
+    def handle(
+        self, *args, population: int, seed: int, replace: bool, no_progress: bool, no_activity: bool, **options
+    ):
         existing = list(Community.objects.order_by("id"))
         if existing and not replace:
             names = ", ".join(c.name for c in existing)
@@ -32,11 +39,20 @@ class Command(BaseCommand):
             deleted = erase_community(community)
             self.stdout.write(f"erased {community.name}: {sum(deleted.values())} rows")
         with rich_progress(enabled=not no_progress and options["verbosity"] > 0) as progress:
-            report = generate_county(population=population, seed=seed, progress=progress)
+            report = generate_county(
+                population=population, seed=seed, progress=progress, activity=not no_activity
+            )
         people, plan = report.people, report.plan
+        year = ""
+        if report.activity:
+            rows = report.activity.rows
+            year = (
+                f", a year of {rows.get('records.Encounter', 0)} encounters and "
+                f"{rows.get('referrals.Referral', 0)} referrals"
+            )
         summary = (
             f"{report.community.name}: {len(plan.orgs)} organisations, {report.practitioners} practitioners, "
             f"{people.households} households, {people.residents} residents, "
-            f"{people.tags} key-population tags in {report.seconds:.1f} s"
+            f"{people.tags} key-population tags{year} in {report.seconds:.1f} s"
         )
         self.stdout.write(self.style.SUCCESS(summary))
