@@ -161,3 +161,15 @@ def test_creation_is_audited_with_the_resident(world):
     event = AuditEvent.objects.get(action="create", object_type="Referral", object_id=str(referral.uuid))
     assert event.resident_id == str(world.residents["zhang_san"].uuid)
     assert event.username == "village_doctor" and event.detail["diagnoses"] == ["I21"]
+
+
+def test_a_communitys_own_policy_numbers_set_the_due_time_and_the_access(world):
+    from decimal import Decimal
+
+    from countycare.core.models import Policy
+
+    Policy.objects.create(community=world.community, key="referral_expiry_days", value=Decimal("3"))
+    Policy.objects.create(community=None, key="referral_record_access_days", value=Decimal("30"))
+    referral = up(world)
+    assert referral.due_at - referral.requested_at == dt.timedelta(days=3)
+    assert CareAccess.objects.get(referral=referral).ends_at - referral.requested_at == dt.timedelta(days=30)

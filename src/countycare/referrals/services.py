@@ -22,6 +22,7 @@ from django.utils import timezone
 from countycare.core import audit, policy
 from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, Role
 from countycare.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from countycare.core.models import Policy
 from countycare.records import services as records_services
 from countycare.records.models import Encounter, EncounterKind, EncounterStatus, Icd10Code
 from countycare.registry import queries as registry_queries
@@ -360,8 +361,9 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
         raise InvalidInput("只有下转附康复/随访计划 (only a down-referral carries a care plan)", field="care_plan")
 
     now = timezone.now()
-    due_at = now + dt.timedelta(days=int(policy.get("referral_expiry_days", community_id)))
-    access_days = int(policy.get("referral_record_access_days", community_id))
+    numbers = policy_numbers(community_id, "referral_expiry_days", "referral_record_access_days")
+    due_at = now + dt.timedelta(days=int(numbers["referral_expiry_days"]))
+    access_days = int(numbers["referral_record_access_days"])
     with transaction.atomic():
         referral = Referral.objects.create(
             community_id=community_id, resident=resident, kind=kind, urgent=urgent, from_organization=sender,
@@ -414,6 +416,21 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
                     **({"care_plan": str(referral.care_plan.uuid)} if plan is not None else {})},
         )
     return referral
+
+
+def policy_numbers(community_id: int, *keys: str) -> dict[str, Decimal]:
+    """`policy.get` for several keys in one query: the community's row, else the default row, else the code
+    default."""
+    found: dict[str, dict[int | None, Decimal]] = {}
+    for key, community, value in Policy.objects.filter(
+            Q(community_id=community_id) | Q(community__isnull=True), key__in=keys).values_list(
+            "key", "community_id", "value"):
+        found.setdefault(key, {})[community] = value
+    numbers = {}
+    for key in keys:
+        rows = found.get(key, {})
+        numbers[key] = rows[community_id] if community_id in rows else rows.get(None, policy.DEFAULTS[key].value)
+    return numbers
 
 
 def _end_of_day(day: dt.date) -> dt.datetime:
