@@ -37,10 +37,16 @@ def switch_user(page, base: str, username: str) -> None:
 
 
 def test_refer_up_accept_arrive_discharge_and_refer_down_with_a_care_plan(live_county, live_server, page, shots):
+    from countycare.records.icd10 import load_shipped
+    from countycare.records.models import Icd10Code
+    from countycare.referrals.catalogue import load_if_empty
     from countycare.referrals.models import CarePlan, Referral
 
     county = live_county
     base = live_server.url
+    # the shipped codes and catalogue, whatever an earlier test's flush left
+    load_shipped(Icd10Code, using="default")
+    load_if_empty()
     clinic = slot(county, capacity=10, label="心内科专家门诊")
 
     # -- the village doctor: find 张三 by pinyin initials, record the visit with a diagnosis, refer up
@@ -75,6 +81,15 @@ def test_refer_up_accept_arrive_discharge_and_refer_down_with_a_care_plan(live_c
     page.click("[data-testid=suggested-refer]")
     page.wait_for_url("**/refer/**")
     assert page.locator("#dx-picked li[data-code='I21.9']").count() == 1  # prefilled from the encounter
+    lead = str(county.orgs["lead"].pk)
+    assert page.locator("#id_to_organization").input_value() == lead  # the suggested receiver
+    page.select_option("#id_kind", "out_of_county")  # a village clinic cannot: no receiver is offered
+    page.wait_for_function("document.querySelectorAll('#id_to_organization option').length === 1")
+    page.select_option("#id_kind", "up")
+    page.wait_for_function("document.querySelectorAll('#id_to_organization option').length > 2")
+    page.select_option("#id_to_organization", lead)
+    page.locator("#id_to_department option", has_text="心内科").wait_for(state="attached")
+    page.select_option("#id_to_department", label="心内科")
     page.fill("textarea[name=reason]", "疑似急性 ST 段抬高型心肌梗死，需急诊介入治疗")
     page.check("input[name=urgent]")
     shots(page, "04-refer-form-prefilled")

@@ -108,3 +108,32 @@ def test_pages_need_a_sign_in(county, client):
     for url in ["/workstation/", "/referrals/", "/referrals/inbox/", f"/patients/{zhang}/"]:
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_a_doctor_of_the_treating_organisation_discharges(county, as_role, role):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    refer(county, "village_doctor", "zhang_san")  # the lead hospital gets the record
+    stay = encounter(county, "county_specialist", "zhang_san", kind="inpatient", ward="3床",
+                     organization=county.orgs["lead"], started_at=timezone.now() - dt.timedelta(days=3))
+    response = as_role(role).post(f"/encounters/{stay.uuid}/discharge/", {
+        "ended_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"), "version": stay.version})
+    stay.refresh_from_db()
+    if role == "county_specialist":
+        assert response.status_code == 302 and stay.status == "finished"
+    else:
+        # other doctors: not found outside scope, refused inside it; other roles: 403
+        assert response.status_code in ({302, 403, 404} if role in DOCTORS else {403}), response.status_code
+        assert stay.status == "in-progress"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_care_plan_print_opens_for_both_sides_and_the_office(county, as_role, role):
+    refer(county, "village_doctor", "zhang_san")
+    down = refer(county, "county_specialist", "zhang_san", to="east", kind="down")
+    status = {"village_doctor": 200, "township_doctor": 200, "county_specialist": 200, "community_admin": 200,
+              "west_doctor": 404}
+    assert as_role(role).get(f"/referrals/{down.uuid}/care-plan/").status_code == status.get(role, 403)

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from countycare.core import idempotency
-from countycare.core.codes import Role
+from countycare.core.codes import OrganizationType, Role
 from countycare.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from countycare.core.errors import PermissionDenied as DomainPermissionDenied
 from countycare.records import queries as record_queries
@@ -86,16 +86,21 @@ def is_fragment_request(request: HttpRequest) -> bool:
 
 
 def referral_side(user: Any, referral: Referral) -> set[str]:
-    """Which side of a referral the user acts on. The lead hospital's referral office records an
-    out-of-county partner's steps, so for those the sending side acts for the receiver too."""
+    """Which side of a referral the user acts on (for the buttons; the service decides). A partner hospital
+    has no users here: the lead hospital's office records its steps of an out-of-county referral, and the
+    receiving side records a partner's return."""
+    if user.role not in DOCTOR_ROLES:
+        return set()
     covered = covered_organization_ids(user)
     sides = set()
     if referral.to_organization_id in covered:
         sides.add(workflow.Side.RECEIVER)
     if referral.from_organization_id in covered:
         sides.add(workflow.Side.SENDER)
-        if referral.kind == ReferralKind.OUT_OF_COUNTY:
-            sides.add(workflow.Side.RECEIVER)
+    if referral.kind == ReferralKind.OUT_OF_COUNTY and workflow.Side.SENDER in sides:
+        sides.add(workflow.Side.RECEIVER)
+    if workflow.Side.RECEIVER in sides and referral.from_organization.org_type == OrganizationType.PARTNER_HOSPITAL:
+        sides.add(workflow.Side.SENDER)
     return sides
 
 
