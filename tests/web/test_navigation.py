@@ -5,9 +5,9 @@ import re
 import pytest
 
 NAV = {
-    "village_doctor": ["首页", "居民查询", "登记居民"],
+    "village_doctor": ["首页", "工作站", "转诊收件箱", "转诊跟踪", "居民查询", "登记居民"],
     "pharmacist": ["首页", "居民查询"],
-    "community_admin": ["首页", "居民查询", "登记居民", "机构树", "医务人员", "审计"],
+    "community_admin": ["首页", "转诊跟踪", "居民查询", "登记居民", "机构树", "医务人员", "审计"],
     "cdc_officer": ["首页", "居民查询", "机构树", "医务人员"],
     "bureau_viewer": ["首页", "机构树", "医务人员"],
 }
@@ -27,7 +27,7 @@ def test_each_role_is_offered_its_pages(as_role, role):
 def test_a_resident_is_offered_only_their_own_record(county, as_role):
     response = as_role("resident").get("/", follow=True)
     assert response.redirect_chain[-1][0] == f"/residents/{county.residents['resident_self'].uuid}/"
-    assert nav_labels(response.content.decode()) == ["我的档案"]
+    assert nav_labels(response.content.decode()) == ["我的档案", "我的健康记录"]
 
 
 def test_the_header_shows_name_role_and_organisation(as_role):
