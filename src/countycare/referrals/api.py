@@ -85,8 +85,8 @@ def create_referral(
 def _referral_data(user: Any, payload: ReferralIn) -> tuple[Any, dict[str, Any]]:
     """The service's arguments, with the uuids resolved inside the user's community (422 naming the field)."""
     # unscoped here: the service checks the scope, and answers an unknown and an out-of-scope resident alike
-    resident = Resident.objects.filter(community_id=user.community_id, uuid=payload.resident,
-                                       merged_into__isnull=True).first()
+    resident = queries.unique(Resident.objects.filter(community_id=user.community_id, uuid=payload.resident,
+                                                      merged_into__isnull=True))
     if resident is None:
         raise services.resident_not_found()
     receiver = _organization(user, payload.to_organization, "to_organization")
@@ -119,7 +119,7 @@ def _referral_data(user: Any, payload: ReferralIn) -> tuple[Any, dict[str, Any]]
 
 
 def _organization(user: Any, org_uuid: uuid.UUID, field: str) -> Organization:
-    found = Organization.objects.filter(community_id=user.community_id, uuid=org_uuid).first()
+    found = queries.unique(Organization.objects.filter(community_id=user.community_id, uuid=org_uuid))
     if found is None:
         raise InvalidInput("机构不存在 (no such organisation in your community)", field=field)
     return found
@@ -211,7 +211,7 @@ def act_on_referral(request: HttpRequest, referral_uuid: uuid.UUID, action: Acti
     slot — nothing changes; 422 reason missing for reject/cancel, a slot elsewhere."""
     user = user_of(request)
     found = Referral.objects.filter(uuid=referral_uuid, community_id=user.community_id)
-    referral = queries.with_detail(found).first()
+    referral = queries.unique(queries.with_detail(found))
     if referral is None or not queries.may_see(user, referral):
         raise NotFound("未找到该转诊，或不在您的管辖范围内 (referral not found or outside your scope)")
     slot = queries.get_slot(user, payload.slot, related=False) if payload.slot is not None else None

@@ -34,6 +34,12 @@ def with_detail(qs: QuerySet[Referral]) -> QuerySet[Referral]:
     return qs.select_related(*DETAIL_RELATED).prefetch_related(*DETAIL_PREFETCH)
 
 
+def unique(qs: QuerySet[Any]) -> Any:
+    """The row of a lookup by a unique key, or None. Unlike `.first()` it adds no ORDER BY: on the API's hot
+    paths compiling the models' default orderings was a tenth of the CPU of a request."""
+    return next(iter(qs.order_by()[:1]), None)
+
+
 def _require_patient_access(user: Any) -> None:
     if user.role in AGGREGATE_ONLY_ROLES:
         raise PermissionDenied(
@@ -151,8 +157,8 @@ def get_referral(user: Any, referral_uuid: object, *, channel: str, reason: str 
                  ) -> Referral:
     """One referral the user may see, with what its page shows; 404 otherwise (no existence leak). Audited."""
     _require_patient_access(user)
-    referral = with_detail(Referral.objects.filter(uuid=parse_uuid(referral_uuid),
-                                                   community_id=user.community_id)).first()
+    referral = unique(with_detail(Referral.objects.filter(uuid=parse_uuid(referral_uuid),
+                                                          community_id=user.community_id)))
     if referral is None or not may_see(user, referral):
         raise NotFound("未找到该转诊，或不在您的管辖范围内 (referral not found or outside your scope)")
     audit.record(audit.Actor.of(user, channel), action, "Referral", referral.uuid,
@@ -170,8 +176,8 @@ def care_plan_of(referral: Referral) -> CarePlan | None:
     if referral.kind != ReferralKind.DOWN:
         return None
     if not Referral._meta.get_field("care_plan").is_cached(referral):
-        plan = (CarePlan.objects.filter(referral_id=referral.pk)
-                .select_related("responsible_practitioner", "responsible_organization").first())
+        plan = unique(CarePlan.objects.filter(referral_id=referral.pk)
+                      .select_related("responsible_practitioner", "responsible_organization"))
         Referral._meta.get_field("care_plan").set_cached_value(referral, plan)
     try:
         return referral.care_plan
@@ -209,7 +215,7 @@ def get_slot(user: Any, slot_uuid: object, *, related: bool = True) -> Slot:
     slot = Slot.objects.filter(uuid=parse_uuid(slot_uuid, "号源 slot"), community_id=user.community_id)
     if related:
         slot = slot.select_related("organization", "department", "practitioner")
-    slot = slot.first()
+    slot = unique(slot)
     if slot is None:
         raise NotFound("未找到该号源 (slot not found)")
     return slot

@@ -202,7 +202,7 @@ def clean_diagnoses(raw: Any) -> list[dict[str, Any]]:
         codes.append(code)
     if len(set(codes)) != len(codes):
         raise InvalidInput("诊断编码重复 (a diagnosis code is repeated)", field="diagnoses")
-    known = {c.code: c.name for c in Icd10Code.objects.filter(code__in=codes, active=True)}
+    known = dict(Icd10Code.objects.filter(code__in=codes, active=True).order_by().values_list("code", "name"))
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise InvalidInput(f"未知的ICD-10编码 {', '.join(unknown)} (unknown ICD-10 code)", field="diagnoses")
@@ -423,7 +423,7 @@ def policy_numbers(community_id: int, *keys: str) -> dict[str, Decimal]:
     default."""
     found: dict[str, dict[int | None, Decimal]] = {}
     for key, community, value in Policy.objects.filter(
-            Q(community_id=community_id) | Q(community__isnull=True), key__in=keys).values_list(
+            Q(community_id=community_id) | Q(community__isnull=True), key__in=keys).order_by().values_list(
             "key", "community_id", "value"):
         found.setdefault(key, {})[community] = value
     numbers = {}
