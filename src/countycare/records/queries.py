@@ -190,15 +190,22 @@ def timeline(user: Any, resident: Resident, *, channel: str, before: dt.datetime
              limit: int = 100, reason: str = "") -> list[TimelineItem]:
     """The resident's record across every member organisation, newest first: encounters (with the vital
     signs taken at them), diagnoses, problems, results recorded on their own, and what upper apps register
-    (referrals, care plans). `before` pages back. A fixed number of indexed queries, whatever the history."""
+    (referrals, care plans). `before` pages back. A fixed number of indexed queries, whatever the history
+    (one more when a diagnosis or result on the page belongs to a visit that is not)."""
     _check_visible(user, resident)
     limit = max(1, min(int(limit), MAX_TIMELINE))
     before = _utc(before) if before is not None else None
+    page = _Page(before, limit)
+    encounters = page.read(_encounters(resident, page, limit), "started_at")
+    diagnoses = page.read(_diagnoses(resident, page, limit), "recorded_at")
+    results = page.read(_results(resident, page, limit), "effective_at")
+    problems = page.read(_problems(resident, page, limit), "recorded_at")
+    by_id = _with_their_encounters(encounters, [*diagnoses, *results])
     items = [
-        *_encounter_items(resident, before, limit),
-        *_diagnosis_items(resident, before, limit),
-        *_problem_items(resident, before, limit),
-        *_observation_items(resident, before, limit),
+        *_encounter_items(encounters),
+        *_diagnosis_items(diagnoses, by_id),
+        *_result_items(results),
+        *_problem_items(problems),
     ]
     for source in _sources:
         items.extend(source(resident, before, limit))
@@ -217,15 +224,34 @@ def _utc(moment: dt.datetime) -> dt.datetime:
         return (dt.datetime.min if moment.year < 1000 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
-def _before(field: str, before: dt.datetime | None) -> Q:
-    return Q(**{f"{field}__lt": before}) if before is not None else Q()
+class _Page:
+    """The time window one page of the timeline can hold: before `before`, and — once `limit` rows have been
+    read — not older than the limit-th newest of them, since nothing older can make the page."""
+
+    def __init__(self, before: dt.datetime | None, limit: int) -> None:
+        self.before = before
+        self.since: dt.datetime | None = None
+        self.limit = limit
+        self.times: list[dt.datetime] = []
+
+    def within(self, field: str) -> Q:
+        q = Q(**{f"{field}__lt": self.before}) if self.before is not None else Q()
+        return q & Q(**{f"{field}__gte": self.since}) if self.since is not None else q
+
+    def read(self, rows: Iterable[Any], field: str) -> list[Any]:
+        rows = list(rows)
+        self.times.extend(getattr(row, field) for row in rows)
+        if len(self.times) >= self.limit:
+            self.times = sorted(self.times, reverse=True)[: self.limit]
+            self.since = self.times[-1]
+        return rows
 
 
 def _number(value: Decimal | None) -> str:
     return "" if value is None else format(value.normalize(), "f")
 
 
-def vital_signs_summary(observations: Iterable[Observation]) -> str:
+def vital_signs_summary(observations: Iterable[Any]) -> str:
     """"血压 150/95 mmHg，心率 72 次/分": the measurements of a visit in one line."""
     by_code = {o.code: o for o in observations}
     parts = []
@@ -239,7 +265,7 @@ def vital_signs_summary(observations: Iterable[Observation]) -> str:
     return "，".join(parts)
 
 
-def observation_value(observation: Observation) -> str:
+def observation_value(observation: Any) -> str:
     """"7.8 mmol/L", "阴性": the value as a clinician writes it."""
     measure = vitals.MEASURES.get(observation.code)
     unit = measure.unit_display if measure else observation.unit
@@ -248,18 +274,107 @@ def observation_value(observation: Observation) -> str:
     return f"{_number(observation.value_quantity)} {unit}".strip()
 
 
-def _encounter_items(resident: Resident, before: dt.datetime | None, limit: int) -> list[TimelineItem]:
-    encounters = (
-        Encounter.objects.filter(_before("started_at", before), resident=resident)
+# What the timeline reads of each row: building model instances is most of its time, so long texts (the
+# clinical note) and columns no item shows stay in the database until someone asks for them, and a
+# diagnosis's or result's encounter is the one already read for the page.
+ENCOUNTER_FIELDS = ("uuid", "community", "resident", "organization__name", "department__name", "practitioner",
+                    "kind", "status", "source", "started_at", "ended_at", "ward", "chief_complaint", "is_tcm",
+                    "version")
+DIAGNOSIS_FIELDS = ("uuid", "community", "resident", "encounter", "code", "display", "is_primary", "recorded_at",
+                    "practitioner")
+PROBLEM_FIELDS = ("uuid", "community", "resident", "code", "display", "status", "onset_date", "recorded_at",
+                  "resolved_at", "organization__name", "practitioner", "source_diagnosis", "version")
+RESULT_FIELDS = ("uuid", "community", "resident", "encounter", "category", "code", "display", "value_quantity",
+                 "unit", "value_text", "reference_low", "reference_high", "interpretation", "status", "effective_at",
+                 "practitioner", "organization")
+
+
+def _encounters(resident: Resident, page: _Page, limit: int) -> QuerySet[Encounter]:
+    return (
+        Encounter.objects.filter(page.within("started_at"), resident=resident)
         .exclude(status=EncounterStatus.CANCELLED)
-        .select_related("organization", "department", "practitioner")
-        .prefetch_related(Prefetch("observations", queryset=Observation.objects.order_by("code")))
+        .select_related("organization", "department")
+        .only(*ENCOUNTER_FIELDS)
         .order_by("-started_at", "-id")[:limit]
     )
+
+
+def _diagnoses(resident: Resident, page: _Page, limit: int) -> QuerySet[Diagnosis]:
+    return (
+        Diagnosis.objects.filter(page.within("recorded_at"), resident=resident)
+        .exclude(encounter__status=EncounterStatus.CANCELLED)
+        .only(*DIAGNOSIS_FIELDS)
+        .order_by("-recorded_at", "-is_primary", "id")[:limit]
+    )
+
+
+def _results(resident: Resident, page: _Page, limit: int) -> QuerySet[Observation]:
+    """Results on their own: not measured at a visit's start (those are shown with the visit)."""
+    return (
+        Observation.objects.filter(page.within("effective_at"), resident=resident)
+        .exclude(encounter__isnull=False, effective_at=F("encounter__started_at"))
+        .exclude(status="cancelled")
+        .only(*RESULT_FIELDS)
+        .annotate(organization_name=F("organization__name"))
+        .order_by("-effective_at", "-id")[:limit]
+    )
+
+
+def _problems(resident: Resident, page: _Page, limit: int) -> QuerySet[Problem]:
+    return (
+        Problem.objects.filter(page.within("recorded_at"), resident=resident)
+        .select_related("organization")
+        .only(*PROBLEM_FIELDS)
+        .order_by("-recorded_at", "-id")[:limit]
+    )
+
+
+def _with_their_encounters(encounters: list[Encounter], entries: list[Any]) -> dict[int, Encounter]:
+    """Encounters by id, and each diagnosis's or result's encounter set on it (read in one query if the page
+    does not hold it), so showing `entry.encounter` costs nothing more."""
+    by_id = {e.pk: e for e in encounters}
+    missing = {entry.encounter_id for entry in entries if entry.encounter_id and entry.encounter_id not in by_id}
+    if missing:
+        by_id.update((e.pk, e) for e in Encounter.objects.filter(pk__in=sorted(missing))
+                     .select_related("organization", "department").only(*ENCOUNTER_FIELDS))
+    for entry in entries:
+        if entry.encounter_id:
+            entry.encounter = by_id[entry.encounter_id]
+    return by_id
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """A measurement taken at a visit, as much of it as the visit's line shows."""
+
+    code: str
+    display: str
+    value_quantity: Decimal | None
+    unit: str
+    value_text: str
+
+
+def _visit_measures(encounters: list[Encounter]) -> dict[int, list[_Measure]]:
+    """The measurements taken at each visit's start (one query, no model instances)."""
+    started = {e.pk: e.started_at for e in encounters}
+    if not started:
+        return {}
+    rows = (Observation.objects.filter(encounter_id__in=list(started)).exclude(status="cancelled")
+            .values_list("encounter_id", "effective_at", "code", "display", "value_quantity", "unit", "value_text")
+            .order_by("code"))
+    measures: dict[int, list[_Measure]] = {}
+    for encounter_id, effective_at, *values in rows:
+        if effective_at == started[encounter_id]:
+            measures.setdefault(encounter_id, []).append(_Measure(*values))
+    return measures
+
+
+def _encounter_items(encounters: list[Encounter]) -> list[TimelineItem]:
+    measures = _visit_measures(encounters)
+    kinds = {kind: str(label) for kind, label in EncounterKind.choices}  # get_kind_display translates them all
     items = []
     for e in encounters:
-        at_visit = [o for o in e.observations.all() if o.effective_at == e.started_at]
-        details = [e.chief_complaint, vital_signs_summary(at_visit)]
+        details = [e.chief_complaint, vital_signs_summary(measures.get(e.pk, []))]
         if e.kind == EncounterKind.INPATIENT:
             details.append(_("Ward %(ward)s") % {"ward": e.ward} if e.ward else "")
             if e.ended_at is not None:
@@ -267,60 +382,44 @@ def _encounter_items(resident: Resident, before: dt.datetime | None, limit: int)
                     "date": timezone.localtime(e.ended_at).strftime("%Y-%m-%d"), "days": e.length_of_stay_days})
             else:
                 details.append(_("in hospital"))
-        place = e.organization.name + (f" {e.department.name}" if e.department_id else "")
-        items.append(TimelineItem(e.started_at, "encounter", str(e.get_kind_display()),
-                                  "；".join(d for d in details if d), place, None, e))
+        items.append(TimelineItem(e.started_at, "encounter", kinds.get(e.kind, e.kind),
+                                  "；".join(d for d in details if d), _place(e), None, e))
     return items
 
 
-def _diagnosis_items(resident: Resident, before: dt.datetime | None, limit: int) -> list[TimelineItem]:
-    diagnoses = (
-        Diagnosis.objects.filter(_before("recorded_at", before), resident=resident)
-        .exclude(encounter__status=EncounterStatus.CANCELLED)
-        .select_related("encounter__organization")
-        .defer("encounter__note")  # a long text the item does not show
-        .order_by("-recorded_at", "-is_primary", "id")[:limit]
-    )
+def _place(encounter: Encounter) -> str:
+    return encounter.organization.name + (f" {encounter.department.name}" if encounter.department_id else "")
+
+
+def _diagnosis_items(diagnoses: list[Diagnosis], encounters: dict[int, Encounter]) -> list[TimelineItem]:
+    primary, secondary = _("Primary diagnosis"), _("Secondary diagnosis")
     return [
-        TimelineItem(d.recorded_at, "diagnosis", f"{d.code} {d.display}",
-                     _("Primary diagnosis") if d.is_primary else _("Secondary diagnosis"),
-                     d.encounter.organization.name, None, d)
+        TimelineItem(d.recorded_at, "diagnosis", f"{d.code} {d.display}", primary if d.is_primary else secondary,
+                     encounters[d.encounter_id].organization.name, None, d)
         for d in diagnoses
     ]
 
 
-def _problem_items(resident: Resident, before: dt.datetime | None, limit: int) -> list[TimelineItem]:
-    problems = (
-        Problem.objects.filter(_before("recorded_at", before), resident=resident)
-        .select_related("organization")
-        .order_by("-recorded_at", "-id")[:limit]
-    )
+def _result_items(results: list[Observation]) -> list[TimelineItem]:
+    items = []
+    for o in results:
+        value = observation_value(o)
+        flag = {"H": "↑", "L": "↓", "HH": "↑↑", "LL": "↓↓"}.get(o.interpretation, "")
+        items.append(TimelineItem(o.effective_at, "observation", o.display, f"{value} {flag}".strip(),
+                                  o.organization_name or "", None, o))
+    return items
+
+
+def _problem_items(problems: list[Problem]) -> list[TimelineItem]:
+    active = _("On the problem list")
     return [
         TimelineItem(p.recorded_at, "problem", f"{p.code} {p.display}",
-                     _("On the problem list") if p.status == ProblemStatus.ACTIVE
+                     active if p.status == ProblemStatus.ACTIVE
                      else _("Resolved %(date)s") % {"date": timezone.localtime(p.resolved_at).strftime("%Y-%m-%d")}
                      if p.resolved_at else _("Resolved"),
                      p.organization.name if p.organization_id else "", None, p)
         for p in problems
     ]
-
-
-def _observation_items(resident: Resident, before: dt.datetime | None, limit: int) -> list[TimelineItem]:
-    """Results on their own: not measured at a visit's start (those are shown with the visit)."""
-    observations = (
-        Observation.objects.filter(_before("effective_at", before), resident=resident)
-        .exclude(encounter__isnull=False, effective_at=F("encounter__started_at"))
-        .exclude(status="cancelled")
-        .select_related("organization")
-        .order_by("-effective_at", "-id")[:limit]
-    )
-    items = []
-    for o in observations:
-        value = observation_value(o)
-        flag = {"H": "↑", "L": "↓", "HH": "↑↑", "LL": "↓↓"}.get(o.interpretation, "")
-        items.append(TimelineItem(o.effective_at, "observation", o.display, f"{value} {flag}".strip(),
-                                  o.organization.name if o.organization_id else "", None, o))
-    return items
 
 
 # --- ICD-10 -----------------------------------------------------------------------------------------------
