@@ -94,3 +94,9 @@ def test_an_empty_query_finds_nothing_and_a_nul_is_refused(db):
     assert search_icd10("  ") == []
     with pytest.raises(InvalidInput):
         search_icd10("I1\x00")
+
+
+@pytest.mark.parametrize("run", ["first", "second"])
+def test_codes_are_there_again_after_a_transactional_tests_flush(transactional_db, run):
+    # each transactional test ends with a flush of every table; post_migrate loads the codes again after it
+    assert Icd10Code.objects.filter(code="I10").exists()

@@ -153,3 +153,17 @@ def test_old_history_beyond_the_limit_is_not_read(county):
         chronic_visit(county, "village_doctor", "zhang_san", "I10", days=days)
     items = queries.timeline(county.users["village_doctor"], county.residents["zhang_san"], channel="web", limit=10)
     assert len(items) == 10 and items[0].at > timezone.now() - dt.timedelta(days=2)
+
+
+def test_a_later_diagnosis_of_a_visit_beyond_the_page_comes_with_its_encounter(county, posted_specialist,
+                                                                                django_assert_num_queries):
+    stay = admission(county, days=9)
+    for days in (3, 2, 1):
+        chronic_visit(county, "township_doctor", "zhang_san", "J06.9", days=days)
+    services.add_diagnoses(user=county.users["county_specialist"], encounter=stay,
+                           diagnoses=[{"code": "I50.9"}], channel="web")  # recorded now, on a 9-day-old stay
+    items = queries.timeline(county.users["township_doctor"], county.residents["zhang_san"], channel="web", limit=3)
+    assert lines(items)[0] == ("diagnosis", "I50.9 心力衰竭，未特指")
+    assert items[0].organization == "城关县人民医院"
+    with django_assert_num_queries(0):
+        assert items[0].obj.encounter.uuid == stay.uuid
