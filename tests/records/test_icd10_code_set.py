@@ -97,6 +97,6 @@ def test_an_empty_query_finds_nothing_and_a_nul_is_refused(db):
 
 
 @pytest.mark.parametrize("run", ["first", "second"])
-def test_codes_are_there_again_after_a_transactional_tests_flush(transactional_db, run):
+def test_codes_are_there_again_after_a_transactional_tests_flush(flushed_db, run):
     # each transactional test ends with a flush of every table; post_migrate loads the codes again after it
     assert Icd10Code.objects.filter(code="I10").exists()
