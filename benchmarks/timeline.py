@@ -1,6 +1,7 @@
 """Timeline latency on the generated full-size county with a year of activity.
 
-    countycare generate --activity [--replace]      (into the database below)
+    COUNTYCARE_DATABASE_URL=<the URL below> countycare migrate
+    COUNTYCARE_DATABASE_URL=<the URL below> countycare generate [--replace]   (a year of activity included)
     python benchmarks/timeline.py [--residents 300]
         [--database-url postgresql://postgres@127.0.0.1:5432/cc_bench]
 
@@ -51,10 +52,10 @@ def main() -> None:
 
     community = Community.objects.order_by("id").first()
     if community is None:
-        raise SystemExit("no county in this database: run `countycare generate --activity` first")
+        raise SystemExit("no county in this database: run `countycare generate` first")
     encounters = Encounter.objects.filter(community=community).count()
     if not encounters:
-        raise SystemExit("the county has no activity: run `countycare generate --activity --replace` first")
+        raise SystemExit("the county has no activity: run `countycare generate --replace` (without --no-activity)")
     lead = Organization.objects.get(community=community, org_type=OrganizationType.LEAD_HOSPITAL)
     branch = (Organization.objects.filter(community=community, org_type=OrganizationType.TOWNSHIP_CENTRE)
               .annotate(n=Count("residents")).order_by("-n").first())
