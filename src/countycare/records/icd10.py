@@ -201,7 +201,9 @@ def upsert(rows: Iterable[Row], *, source: str) -> ImportReport:
     """Add new codes and update existing ones in one transaction; nothing is written if anything fails."""
     rows = list(rows)
     with transaction.atomic():
-        stored = {c.code: c for c in Icd10Code.objects.filter(code__in=_with_categories(r.code for r in rows))}
+        # the whole table (tens of thousands of short rows at most): an IN list of a full edition's codes would
+        # pass SQLite's limit on parameters
+        stored = {c.code: c for c in Icd10Code.objects.all()}
         known = {code: c.chronic for code, c in stored.items()}
         known.update({r.code: r.chronic for r in rows if r.chronic is not None})
         added = updated = unchanged = 0
@@ -232,14 +234,6 @@ def upsert(rows: Iterable[Row], *, source: str) -> ImportReport:
             update_fields=["name", "name_en", "initials", "chapter", "chronic", "source", "active"],
         )
     return ImportReport(added, updated, unchanged)
-
-
-def _with_categories(codes: Iterable[str]) -> list[str]:
-    wanted: set[str] = set()
-    for code in codes:
-        wanted.add(code)
-        wanted.update(code[:end].rstrip(".x") for end in range(len(code) - 1, 2, -1))
-    return sorted(wanted)
 
 
 def _same(stored: Icd10Code, new: Icd10Code) -> bool:
