@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from countycare.core.codes import GRASSROOTS_TYPES, KeyPopulation, OrganizationType
 from countycare.records.models import Encounter
 from countycare.registry.models import Resident
+from countycare.synth.clinical import FOLLOW_UP_COMPLAINTS
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,7 @@ def test_a_typical_bill_is_in_the_range_for_its_level(county_with_a_year, org_ty
         encounters(county_with_a_year)
         .filter(organization__org_type__in=org_types, kind=kind, status="finished", cost_total__gt=0)
         .exclude(diagnoses__code__in=["Z00.1", "Z34.9"], diagnoses__is_primary=True)
-        .exclude(chief_complaint__endswith="随访")
+        .exclude(chief_complaint__in=FOLLOW_UP_COMPLAINTS.values())
         .values_list("cost_total", flat=True)
     )
     assert low <= median(totals) <= high
@@ -99,7 +100,9 @@ def test_managed_chronic_patients_are_followed_up_about_quarterly(county_with_a_
         community=county_with_a_year.community, tags__tag=KeyPopulation.HYPERTENSION
     )
     follow_ups = encounters(county_with_a_year).filter(
-        resident__in=hypertensive, chief_complaint__endswith="随访", organization__org_type__in=GRASSROOTS_TYPES
+        resident__in=hypertensive,
+        chief_complaint__in=FOLLOW_UP_COMPLAINTS.values(),
+        organization__org_type__in=GRASSROOTS_TYPES,
     )
     per_patient = follow_ups.count() / hypertensive.count()
     assert 2.4 <= per_patient <= 3.6  # four a year for the three in four who are managed

@@ -15,6 +15,7 @@ from countycare.referrals.catalogue import read_file
 from countycare.referrals.models import Booking, CareAccess, CarePlan, Referral, ReferralEvent, Slot
 from countycare.registry.models import Organization, Posting, ResidentTag
 from countycare.synth import clinical
+from countycare.synth.clinical import FOLLOW_UP_COMPLAINTS
 
 pytestmark = pytest.mark.django_db
 AS_OF = dt.date(2026, 6, 30)  # as in tests/synth/conftest.py
@@ -123,7 +124,7 @@ def test_hypertensives_have_their_blood_pressure_taken(county_with_a_year):
     hypertensive = ResidentTag.objects.filter(resident__community=community, tag=KeyPopulation.HYPERTENSION).values(
         "resident")
     follow_ups = Encounter.objects.filter(community=community, resident__in=hypertensive,
-                                          chief_complaint__endswith="随访")
+                                          chief_complaint__in=FOLLOW_UP_COMPLAINTS.values())
     measured = follow_ups.filter(observations__code="8480-6").distinct().count()
     assert measured == follow_ups.count() > 0
     pressures = Observation.objects.filter(community=community, code__in=["8480-6", "8462-4"])

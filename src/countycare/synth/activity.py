@@ -96,10 +96,27 @@ BOOKING_COLUMNS = ("id", "uuid", "community_id", "slot_id", "resident_id", "from
                    "booked_by_id")
 ACTIVITY_MODELS: tuple[type[Model], ...] = (Encounter, Diagnosis, Observation, Problem, Slot, Booking, Referral,
                                             ReferralEvent, CarePlan, CareAccess)
+# The requests left waiting in the demo village's receivers' inboxes: sender, receiver, code, department there.
+OPEN_REQUESTS = (
+    ("village", "branch", "J18.9", "03"),
+    ("village", "branch", "K52.9", "03"),
+    ("village", "lead", "R07.4", "03.04"),
+    ("village", "lead", "I25.1", "03.04"),
+    ("branch", "lead", "I25.1", "03.04"),
+    ("branch", "lead", "I50.9", "03.04"),
+)
+# Index keys the activity load appends in ascending order (residents in id order, each resident's rows in
+# time order, ids as they come): maintained during the load rather than rebuilt after it.
+ACTIVITY_APPENDED: dict[type[Model], set[tuple[str, ...]]] = {
+    Encounter: {("community_id",), ("resident_id",), ("resident_id", "started_at")},
+    Diagnosis: {("community_id",), ("encounter_id",), ("resident_id",), ("resident_id", "recorded_at"),
+                ("encounter_id", "code")},
+    Observation: {("community_id",), ("encounter_id",), ("resident_id",), ("resident_id", "effective_at")},
+}
 REASONS = {
     "up": "病情超出本院诊疗能力，转上级医院进一步诊治",
     "urgent": "急危重症，经绿色通道转上级医院",
-    "down": "病情稳定，转回基层继续康复治疗和随访",
+    "down": "病情稳定，转回基层继续康复治疗和随访管理",
     "out_of_county": "县域内难以诊治，凭转诊单转县外上级医院",
     "return": "县外住院治疗后病情稳定，转回县域继续治疗",
 }
@@ -153,7 +170,7 @@ class CountyView:
     tcm: Site | None
     mch: Site
     partner: Site
-    branches: list[Site]  # by division code
+    branches: list[Site]  # in id order: their residents are numbered township by township, in that order
     practitioner_names: dict[int, str]
     people: dict[int, list[Person]]  # branch id -> residents (by id)
     reserved_share: float
@@ -161,10 +178,6 @@ class CountyView:
     access_days: int
     expiry_days: int
     follow_days: int
-
-    def branch_of(self, org_id: int) -> Site:
-        site = self.sites[org_id]
-        return site if site.level == "branch" else self.sites[site.branch_id]  # type: ignore[index]
 
 
 def read_county(community_id: int, *, using: str = "default") -> CountyView:
@@ -220,7 +233,7 @@ def read_county(community_id: int, *, using: str = "default") -> CountyView:
         levels.setdefault(site.level, []).append(site)
     if not levels.get("lead") or not levels.get("partner") or not levels.get("mch") or not levels.get("branch"):
         raise ValueError("the community lacks a lead hospital, a maternal-child hospital, a branch or a partner")
-    branches = sorted(levels["branch"], key=lambda s: s.division_code)
+    branches = sorted(levels["branch"], key=lambda s: s.id)  # as their residents were numbered
     people: dict[int, list[Person]] = {b.id: [] for b in branches}
     for rid, sex, birth, home in rows:
         site = sites.get(home)
@@ -245,7 +258,8 @@ def _date(value: Any) -> dt.date:
 
 # --- time -------------------------------------------------------------------------------------------------
 class Clock:
-    """Minutes since local midnight at the start of the window <-> aware datetimes; which days are busy."""
+    """Times are minutes since local midnight on the first day of the window (Asia/Shanghai has one UTC offset
+    all year); `text` turns them into UTC for the database. Which days are busy (weekdays, winter)."""
 
     def __init__(self, as_of: dt.date, utc_suffix: str = "") -> None:
         self.suffix = utc_suffix
@@ -254,7 +268,6 @@ class Clock:
         self.first_day = as_of - dt.timedelta(days=WINDOW_DAYS)
         self.first_ordinal = self.first_day.toordinal()
         start = dt.datetime.combine(self.first_day, dt.time(0, 0), tzinfo=LOCAL)
-        self.base = start.astimezone(UTC)
         self.utc_offset_minutes = int(start.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
         days = [self.first_day + dt.timedelta(days=d) for d in range(WINDOW_DAYS)]
         self.winter = [d.month in rates.WINTER_MONTHS for d in days]
@@ -262,9 +275,6 @@ class Clock:
                                                                                         strict=True)]
         self.cumulative = list(accumulate(weights))
         self.total = self.cumulative[-1]
-
-    def at(self, minute: int) -> dt.datetime:
-        return self.base + dt.timedelta(minutes=minute)
 
     def text(self, minute: int) -> str:
         """The UTC time as the database takes it in text ("2026-06-29 01:30:00+00" for PostgreSQL, without the
@@ -283,7 +293,7 @@ class Clock:
         return dt.date.fromordinal(self.first_ordinal + minute // DAY)
 
     def busy_day(self, rng: random.Random) -> int:
-        return min(WINDOW_DAYS - 1, bisect(self.cumulative, rng.random() * self.total))
+        return bisect(self.cumulative, rng.random() * self.total)
 
     def end_of_local_day(self, day: dt.date) -> dt.datetime:
         return (dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), tzinfo=LOCAL).astimezone(UTC)
@@ -434,9 +444,6 @@ def _clinical_code(code: str) -> bool:
 
 
 # --- one township's year ------------------------------------------------------------------------------------
-Table = list[tuple[list[str], list[float]]]
-
-
 class TownshipYear:
     def __init__(self, county: CountyView, clock: Clock, capacity: Capacity, branch: Site, as_of: dt.date,
                  seed: int, inbox_village: int | None) -> None:
@@ -1073,25 +1080,19 @@ class TownshipYear:
                             "逾期未到诊 (not arrived in time)", None, "system"))
 
     def open_request(self, p: Person, age: int, home: Site) -> None:
-        """A request of the last day still waiting in a receiver's inbox (so a small demo county shows some)."""
-        rng, lead = self.rng, self.county.lead
-        n = len(self.inbox)
-        minute = END_MINUTE - 8 * 60 - DAY + 8 * 60 + int(rng.random() * 8 * 60)  # yesterday, clinic hours
-        code = "I10" if n % 2 == 0 else "I25.1"
-        if n < 2:
-            sender, receiver, dept = home, self.branch, self.branch.department("03")
-            code = "J18.9"
-        elif n < 5:
-            sender = home if n < 4 else self.branch
-            receiver, dept = lead, lead.department("03.04")
-            code = "R07.4" if n == 2 else "I25.1"
-        else:
-            sender, receiver, dept = self.branch, lead, lead.department("03.04")
+        """A request of the day before the as-of day still waiting in a receiver's inbox (so that even the demo
+        county's village doctor, township doctor and cardiologist have some)."""
+        rng = self.rng
+        sender_level, receiver_level, code, department = OPEN_REQUESTS[len(self.inbox) % len(OPEN_REQUESTS)]
+        sender = home if sender_level == "village" else self.branch
+        receiver = self.branch if receiver_level == "branch" else self.county.lead
+        minute = (WINDOW_DAYS - 1) * DAY + 8 * 60 + int(rng.random() * 8 * 60)
         source = self.source_visit(p, sender, minute, [code])
         source.practitioner = self.clinician(sender, source.department, minute)
         t = self.new_transfer("up", p, age, sender, receiver, source.end, [code], REASONS["up"])
         t.source = source
-        t.from_department, t.from_practitioner, t.to_department = source.department, source.practitioner, dept
+        t.from_department, t.from_practitioner = source.department, source.practitioner
+        t.to_department = receiver.department(department)
         t.steps.append((t.requested, "create", "", "requested", "", sender.id, self.name(source.practitioner)))
         self.inbox.append(t)
 
@@ -1159,6 +1160,7 @@ COUNTY_CONDITIONS = frozenset({"N18.9", "B18.1", "A16.2", "F20.9", "I48.9", "I50
 
 
 ZERO_COST = ("0.00",) * 6
+BILLS_PER_KIND = 2048
 UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # as county.new_uuid, inlined where rows are made by the million
 UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 
@@ -1198,11 +1200,38 @@ def split_cost(rng: random.Random, total: float, shares: tuple[float, ...], floa
     return (money(cents[0]), money(cents[1]), money(cents[2]), money(cents[3]), money(cents[4]), money(whole))
 
 
+class Bills:
+    """Bills for visits, a few thousand per level and kind, drawn once per county from their own stream: the
+    same amounts recur (as the fees of a clinic do) and a visit's bill costs a lookup."""
+
+    def __init__(self, seed: int, floats: bool) -> None:
+        self.rng = stream(seed, "activity", "bills")
+        self.floats = floats
+        self.drawn: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+
+    def pick(self, key: tuple[str, str], rng: random.Random) -> tuple[str, ...]:
+        bills = self.drawn.get(key)
+        if bills is None:
+            bills = self.drawn[key] = [self.draw(key) for _ in range(BILLS_PER_KIND)]
+        return bills[int(rng.random() * BILLS_PER_KIND)]
+
+    def draw(self, key: tuple[str, str]) -> tuple[str, ...]:
+        rng = self.rng
+        if key[0] == "follow-up":  # the public-health visit is free; some take their medicines home
+            if rng.random() < 0.4:
+                return ZERO_COST
+            return split_cost(rng, 30 + rng.random() * 50, (1.0, 0, 0, 0, 0), self.floats)
+        if key[0] == "prenatal":
+            return split_cost(rng, 80 + rng.random() * 150, (0.1, 0.9, 0, 0, 0), self.floats)
+        total = rates.COST_MEDIAN[key] * math.exp(rates.COST_SPREAD[key[1]] * NORMAL[int(rng.random() * 4096)])
+        return split_cost(rng, total, rates.COST_SPLIT[key[0]], self.floats)
+
+
 class Emitter:
     """Turns a township's drafts into rows, with ids, and loads them."""
 
-    def __init__(self, year: TownshipYear, loader: BulkLoader, slot_first: int) -> None:
-        self.year, self.loader, self.slot_first = year, loader, slot_first
+    def __init__(self, year: TownshipYear, loader: BulkLoader, slot_first: int, bills: Bills) -> None:
+        self.year, self.loader, self.slot_first, self.bills = year, loader, slot_first, bills
         self.county, self.clock, self.rng = year.county, year.clock, year.rng
         self.cid = self.county.community_id
         self.names = year.names
@@ -1237,11 +1266,13 @@ class Emitter:
         out: list[tuple] = []
         primary = v.codes[0]
         inpatient = v.kind == INPATIENT
-        hypertensive = "I10" in conditions
-        if hypertensive or inpatient or primary == clinical.PRENATAL or (
-                age >= 35 and v.site.level != "village" and rng.random() < 0.2):
+        if "I10" in conditions:  # hypertensives: at every follow-up, often otherwise
+            pressure = v.follow_up or rng.random() < (0.3 if v.site.level == "village" else 0.5)
+        else:
+            pressure = age >= 35 and v.site.level != "village" and rng.random() < 0.15
+        if pressure or inpatient or primary == clinical.PRENATAL:
             z1, z2 = z(), z()
-            if hypertensive:
+            if "I10" in conditions:
                 sys_, dia = 142 + 15 * z1, 86 + 10 * z2
             else:
                 sys_ = 112 + 0.45 * max(0, age - 20) + 11 * z1
@@ -1250,17 +1281,17 @@ class Emitter:
             dia = int(min(130, max(50, min(dia, sys_ - 20))))
             out.append((clinical.SYSTOLIC, str(sys_), "H" if sys_ >= 140 else ("L" if sys_ < 90 else "N")))
             out.append((clinical.DIASTOLIC, str(dia), "H" if dia >= 90 else ("L" if dia < 60 else "N")))
-            if inpatient or rng.random() < 0.25:
+            if inpatient or rng.random() < 0.1:
                 rate = int(min(150, max(45, 78 + 10 * z())))
                 out.append((clinical.HEART_RATE, str(rate), "H" if rate > 100 else ("L" if rate < 60 else "N")))
-        if inpatient or (primary in clinical.FEVER_CODES and (age < 15 or rng.random() < 0.5)):
+        if inpatient or (primary in clinical.FEVER_CODES and (age < 15 or rng.random() < 0.3)):
             fever = primary in clinical.FEVER_CODES and rng.random() < (0.8 if primary == "R50.9" else 0.4)
             temp = 38.0 + rng.random() * 1.8 if fever else min(37.2, max(35.8, 36.6 + 0.25 * z()))
             out.append((clinical.TEMPERATURE, f"{temp:.1f}", "H" if temp > 37.3 else "N"))
         if inpatient:
             breaths = int(min(30, max(12, 18 + 2 * z())))
             out.append((clinical.RESPIRATORY_RATE, str(breaths), "H" if breaths > 20 else "N"))
-        if "E11.9" in conditions and (v.follow_up or (v.site.level in ("branch", "lead") and rng.random() < 0.3)):
+        if "E11.9" in conditions and (v.follow_up or (v.site.level in ("branch", "lead") and rng.random() < 0.2)):
             glucose = min(20.0, max(4.0, 7.6 + 1.7 * z()))
             out.append((clinical.FASTING_GLUCOSE, f"{glucose:.1f}", "H" if glucose > 6.1 else "N"))
         if primary == clinical.CHILD_CHECK:
@@ -1271,38 +1302,36 @@ class Emitter:
                 weight, height = 10 + 2.0 * (months - 12) / 12, 75 + 7.0 * (months - 12) / 12
             out.append((clinical.WEIGHT, f"{weight * (0.9 + 0.2 * rng.random()):.1f}", ""))
             out.append((clinical.HEIGHT, f"{height * (0.96 + 0.08 * rng.random()):.1f}", ""))
-        elif primary == clinical.PRENATAL or (v.follow_up and rng.random() < 0.25):
+        elif primary == clinical.PRENATAL or (v.follow_up and rng.random() < 0.1):
             base = (58 if v.person.sex == "female" else 67) + (6 if primary == clinical.PRENATAL else 0)
             out.append((clinical.WEIGHT, f"{max(35.0, base + 8 * z()):.1f}", ""))
         return out
 
     def cost(self, v: Visit) -> tuple[str, ...]:
+        """The bill. A stay is billed by its length; a visit's bill is one of a few thousand drawn for its level
+        and kind (as many distinct bills as a clinic sees, at a lookup's cost per visit)."""
         rng = self.rng
         level = v.site.level
         primary = v.codes[0]
-        if v.follow_up:
-            if rng.random() < 0.6:
-                return split_cost(rng, 30 + rng.random() * 50, (1.0, 0, 0, 0, 0), self.floats)
-            return ZERO_COST
-        if primary == clinical.CHILD_CHECK:
-            return ZERO_COST
-        if primary == clinical.PRENATAL:
-            return split_cost(rng, 80 + rng.random() * 150, (0.1, 0.9, 0, 0, 0), self.floats)
-        kind = v.kind if (level, v.kind) in rates.COST_MEDIAN else OUTPATIENT
-        median = rates.COST_MEDIAN[(level, kind)]
-        sigma = rates.COST_SPREAD[kind]
-        total = median * math.exp(sigma * NORMAL[int(rng.random() * 4096)])
         if v.kind == INPATIENT:
-            mean = rates.STAY_DAYS.get(level, 8.0)
-            total *= 0.45 + 0.55 * v.los / mean
+            total = rates.COST_MEDIAN[(level, INPATIENT)] * math.exp(
+                rates.COST_SPREAD[INPATIENT] * NORMAL[int(rng.random() * 4096)])
+            total *= 0.45 + 0.55 * v.los / rates.STAY_DAYS.get(level, 8.0)
             if primary in clinical.DELIVERY_CODES:
                 total *= 0.45 if primary == "O80" else 0.8
             if v.end > END_MINUTE:  # still in hospital: the bill so far
                 total *= max(0.1, (END_MINUTE - v.start) / max(1, v.end - v.start))
-            shares = rates.COST_SPLIT_INPATIENT.get(level, rates.COST_SPLIT_INPATIENT["lead"])
+            return split_cost(rng, total, rates.COST_SPLIT_INPATIENT.get(level, rates.COST_SPLIT_INPATIENT["lead"]),
+                              self.floats)
+        if primary == clinical.CHILD_CHECK:
+            return ZERO_COST
+        if v.follow_up:
+            key: tuple[str, str] = ("follow-up", "")
+        elif primary == clinical.PRENATAL:
+            key = ("prenatal", "")
         else:
-            shares = rates.COST_SPLIT[level]
-        return split_cost(rng, total, shares, self.floats)
+            key = (level, v.kind if (level, v.kind) in rates.COST_MEDIAN else OUTPATIENT)
+        return self.bills.pick(key, rng)
 
     # --- loading ---------------------------------------------------------------------------------------------
     def load(self, model: type[Model], columns: tuple[str, ...], rows: Iterator[tuple] | list[tuple]) -> None:
@@ -1498,12 +1527,13 @@ def load_activity(community_id: int, *, seed: int, as_of: dt.date, loader: BulkL
     everyone = [p for people in county.people.values() for p in people]
     scale = delivery_scale(everyone, as_of)
     village = inbox_village(county)
+    bills = Bills(seed, loader.vendor == "sqlite")
     result = ActivityCounts(residents=len(everyone))
     for branch in county.branches:
         people = county.people[branch.id]
         year = TownshipYear(county, clock, capacity, branch, as_of, seed, village)
         year.run(people, scale)
-        counts = Emitter(year, loader, slot_first).run()
+        counts = Emitter(year, loader, slot_first, bills).run()
         for label, n in counts.items():
             result.rows[label] = result.rows.get(label, 0) + n
         if advance:

@@ -14,6 +14,8 @@ from countycare.records.models import Encounter
 from countycare.referrals.models import Referral
 from countycare.registry.models import Resident
 
+from .clinical import FOLLOW_UP_COMPLAINTS
+
 LEVELS = {
     "village clinics": (OrganizationType.VILLAGE_CLINIC,),
     "branches": (OrganizationType.TOWNSHIP_CENTRE, OrganizationType.COMMUNITY_CENTRE),
@@ -54,7 +56,7 @@ def calibration(community: Community) -> dict[str, Any]:
         for kind in ("outpatient", "inpatient"):
             totals = list(
                 encounters.filter(organization__org_type__in=types, kind=kind, status="finished", cost_total__gt=0)
-                .exclude(chief_complaint__endswith="随访")
+                .exclude(chief_complaint__in=FOLLOW_UP_COMPLAINTS.values())
                 .order_by()
                 .values_list("cost_total", flat=True)[:20000]
             )

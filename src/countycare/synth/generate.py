@@ -33,7 +33,7 @@ from countycare.registry.models import (
     ResidentTag,
 )
 
-from .activity import ACTIVITY_MODELS, ActivityCounts, load_activity
+from .activity import ACTIVITY_APPENDED, ACTIVITY_MODELS, ActivityCounts, load_activity
 from .county import CountyPlan, create_community, load_organizations, load_staff, plan_county
 from .load import BulkLoader, TableStats
 from .people import PeopleCounts, load_people
@@ -161,7 +161,9 @@ def generate_county(
             ResidentIdentifier: population // 200,
         }
         with loader.indexes_deferred(expected):
-            people = load_people(plan, loader, generated_at(as_of), advance)
+            loader.pool_ids(expected)
+            with loader.concurrently():
+                people = load_people(plan, loader, generated_at(as_of), advance)
             lap("residents")
             advance = progress.phase("索引 indexes and keys", None)
         advance(1)
@@ -169,7 +171,7 @@ def generate_county(
         if activity:
             advance = progress.phase("一年的就诊与转诊 a year of activity", population)
             expected_activity = activity_expected(population)
-            with loader.indexes_deferred(expected_activity):
+            with loader.indexes_deferred(expected_activity, keep=ACTIVITY_APPENDED):
                 loader.pool_ids(expected_activity)
                 with loader.concurrently():
                     year = load_activity(community.pk, seed=seed, as_of=as_of, loader=loader, advance=advance)

@@ -247,14 +247,19 @@ class BulkLoader:
             raise error
 
     @contextmanager
-    def indexes_deferred(self, expected_rows: dict[type[Model], int]) -> Iterator[None]:
+    def indexes_deferred(
+        self, expected_rows: dict[type[Model], int], keep: dict[type[Model], set[tuple[str, ...]]] | None = None
+    ) -> Iterator[None]:
         """On PostgreSQL, drop the secondary indexes, unique constraints (that no key refers to) and foreign
         keys of tables about to receive more rows than they hold, and build them again after the load: one
         index build and one join to validate each key cost far less than maintaining them row by row (the
-        way pg_restore loads); the rebuild gets a larger sort memory for this transaction. Must run
-        inside the loading transaction: other sessions wait on these tables until it commits, and a
-        failure rolls the drops back with everything else. Definitions are read back from the catalog,
-        so what is recreated is exactly what the migrations made."""
+        way pg_restore loads); the rebuild gets a larger sort memory for this transaction. `keep` names, by
+        their columns, indexes and unique constraints to leave in place: those whose keys the load appends
+        in ascending order (a resident's rows when residents come in id order) cost little to maintain, and
+        the database does it while Python computes. Must run inside the loading transaction: other sessions
+        wait on these tables until it commits, and a failure rolls the drops back with everything else.
+        Definitions are read back from the catalog, so what is recreated is exactly what the migrations
+        made."""
         if self.vendor != "postgresql":
             yield
             return
@@ -269,24 +274,33 @@ class BulkLoader:
                 cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quote(table)} LIMIT %s) s", [rows])
                 if cursor.fetchone()[0] >= rows:
                     continue
+                kept = (keep or {}).get(model, set())
                 cursor.execute(
-                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = %s::regclass AND (contype = 'f' OR (contype = 'u' AND NOT EXISTS ("
-                    "SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = pg_constraint.conindid))) "
-                    "ORDER BY contype DESC, conname",
+                    "SELECT c.conname, pg_get_constraintdef(c.oid), c.contype, ARRAY(SELECT a.attname FROM "
+                    "unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid "
+                    "AND a.attnum = k.n ORDER BY k.i) FROM pg_constraint c "
+                    "WHERE c.conrelid = %s::regclass AND (c.contype = 'f' OR (c.contype = 'u' AND NOT EXISTS ("
+                    "SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = c.conindid))) "
+                    "ORDER BY c.contype DESC, c.conname",
                     [table],
                 )
-                for name, definition in cursor.fetchall():
+                for name, definition, kind, columns in cursor.fetchall():
+                    if kind == "u" and tuple(columns) in kept:
+                        continue
                     cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
                     rebuild.append(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
                 cursor.execute(
-                    "SELECT i.relname, pg_get_indexdef(i.oid) "
+                    "SELECT i.relname, pg_get_indexdef(i.oid), ARRAY(SELECT a.attname FROM "
+                    "unnest(x.indkey) WITH ORDINALITY k(n, j) JOIN pg_attribute a ON a.attrelid = x.indrelid "
+                    "AND a.attnum = k.n ORDER BY k.j) "
                     "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
                     "WHERE x.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
                     "WHERE c.conrelid = x.indrelid AND c.conindid = x.indexrelid) ORDER BY i.relname",
                     [table],
                 )
-                for name, definition in cursor.fetchall():
+                for name, definition, columns in cursor.fetchall():
+                    if tuple(columns) in kept:
+                        continue
                     cursor.execute(f"DROP INDEX {quote(name)}")
                     rebuild.insert(0, definition)  # indexes first, then the keys
         yield

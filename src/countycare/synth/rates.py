@@ -158,19 +158,19 @@ ADMISSIONS_BY_AGE = [(0, 0.28), (5, 0.09), (15, 0.07), (45, 0.14), (60, 0.24), (
 # branch. Without a TCM hospital (counties under 100,000) its share goes to the lead hospital's TCM clinic.
 VISIT_LEVELS = {
     "child": {"village": 0.30, "branch": 0.27, "lead": 0.19, "tcm": 0.02, "mch": 0.13, "partner": 0.09},
-    "adult": {"village": 0.31, "branch": 0.26, "lead": 0.20, "tcm": 0.07, "mch": 0.03, "partner": 0.13},
-    "elder": {"village": 0.37, "branch": 0.27, "lead": 0.18, "tcm": 0.06, "mch": 0.0, "partner": 0.12},
+    "adult": {"village": 0.31, "branch": 0.26, "lead": 0.20, "tcm": 0.08, "mch": 0.03, "partner": 0.12},
+    "elder": {"village": 0.37, "branch": 0.27, "lead": 0.175, "tcm": 0.07, "mch": 0.0, "partner": 0.115},
 }
 MCH_ADULT_MEN = 0.0  # men do not go to the maternal-child hospital; their share goes to the lead hospital
 # Acute admissions by age group.
 ADMISSION_LEVELS = {
-    "child": {"branch": 0.28, "lead": 0.44, "tcm": 0.0, "mch": 0.20, "partner": 0.08},
-    "adult": {"branch": 0.28, "lead": 0.46, "tcm": 0.08, "mch": 0.03, "partner": 0.15},
-    "elder": {"branch": 0.32, "lead": 0.43, "tcm": 0.08, "mch": 0.0, "partner": 0.17},
+    "child": {"branch": 0.29, "lead": 0.45, "tcm": 0.0, "mch": 0.20, "partner": 0.06},
+    "adult": {"branch": 0.29, "lead": 0.48, "tcm": 0.08, "mch": 0.03, "partner": 0.12},
+    "elder": {"branch": 0.33, "lead": 0.45, "tcm": 0.08, "mch": 0.0, "partner": 0.14},
 }
 EMERGENCY_SHARE = {"lead": 0.12, "branch": 0.04, "tcm": 0.02, "mch": 0.05}  # of that level's visits
 HOME_VISIT_SHARE = {"village": 0.04, "village_75": 0.15}  # village doctors' house calls (出诊)
-TCM_VISIT_SHARE = {"village": 0.06, "tcm": 0.85}  # visits given as TCM (branch and lead: their TCM clinics)
+TCM_VISIT_SHARE = {"village": 0.07, "tcm": 0.85}  # visits given as TCM (branch and lead: their TCM clinics)
 WINTER_MONTHS = (11, 12, 1, 2, 3)  # respiratory infections peak (weight x winter factor of the diagnosis)
 DAY_WEIGHTS = (1.15, 1.05, 1.0, 1.0, 1.0, 0.85, 0.7)  # Monday .. Sunday
 
@@ -181,9 +181,9 @@ CHRONIC_MANAGED = 0.75
 CHRONIC_FOLLOW_UPS = 4
 FOLLOW_UP_AT_BRANCH = 0.25  # village residents seen at the branch instead of their village clinic
 FOLLOW_UP_AT_HOME = {"under_75": 0.12, "75_plus": 0.30}
-# Children's health checks (same service规范: 8 checks in the first 3 years, then yearly to 6).
+# Children's health checks (same specification: 8 checks in the first 3 years, then yearly to 6).
 CHILD_CHECKS_BY_AGE = [(0, 4), (1, 2), (3, 1), (7, 0)]
-# Prenatal care: a visit about every four weeks from the eighth week (our choice; the service规范 asks
+# Prenatal care: a visit about every four weeks from the eighth week (our choice; the specification asks
 # for at least five).
 PRENATAL_EVERY_DAYS = 28
 # Deliveries: one per birth at the crude birth rate; caesarean share ~36% (China 2018-2020, Lancet 2021
@@ -256,10 +256,10 @@ UP_FOR_LEAD_ADMISSION = 0.16  # a lead-hospital admission that came as an up-ref
 UP_URGENT = 0.15  # of those, through the green channel (acute stroke, infarction, trauma: always)
 UP_FOR_LEAD_VISIT = 0.012  # a specialist visit at the lead hospital booked by a family doctor's referral
 UP_FOR_BRANCH_VISIT = 0.012  # a village resident's branch visit referred by the village doctor
-DOWN_FOR_LEAD_DISCHARGE = 0.35  # a discharge with a down-referable diagnosis sent back with a care plan
+DOWN_FOR_LEAD_DISCHARGE = 0.22  # a discharge with a down-referable diagnosis sent back with a care plan
 DOWN_TO_VILLAGE = 0.15  # of those, to the village clinic rather than the branch
 OUT_WITH_SLIP = 0.45  # an out-of-county admission with the lead hospital's referral slip
-RETURN_FROM_PARTNER = 0.25  # an out-of-county discharge referred back into the county
+RETURN_FROM_PARTNER = 0.2  # an out-of-county discharge referred back into the county
 FAILED_UP_PER_GRASSROOTS_VISIT = 0.0012  # a grassroots visit whose referral was refused, withdrawn or lapsed
 # How referrals that did not happen ended, and how often a planned one fell through.
 REJECT_REASONS = ("床位已满，建议择期转诊 (no bed available; refer again later)",
@@ -270,7 +270,7 @@ CANCEL_REASONS = ("患者拒绝转诊 (the patient declined the referral)",
                   "患者自行前往其他医院 (the patient went to another hospital)")
 FAILED_OUTCOMES = {"rejected": 0.40, "cancelled": 0.25, "expired": 0.35}
 FAILED_AFTER_ACCEPT = 0.3  # a cancelled or expired referral that had been accepted (its booking released)
-DOWN_FAILED = {"rejected": 0.04, "cancelled": 0.03}
+DOWN_FAILED = {"rejected": 0.02, "cancelled": 0.015}
 OUT_FAILED = {"expired": 0.05, "cancelled": 0.03}
 OPEN_INBOX_MINIMUM = 6  # requests of the last day still waiting, so even the demo county's inboxes show some
 
