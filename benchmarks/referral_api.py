@@ -137,7 +137,7 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
     env = {**os.environ, "COUNTYCARE_LOG_LEVEL": "ERROR"}
     command = [
         str(Path(sys.executable).with_name("gunicorn")), "countycare.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "gthread",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", args.worker_class,
         "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
         "--max-requests", "0", "--timeout", "60",
     ]
@@ -221,7 +221,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rate", type=float, default=200, help="operations/s offered in total; 0: closed loop")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
+                        help="sync workers close the connection after each answer")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--population", type=int, default=20_000)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/cc_refbench")
@@ -251,8 +253,8 @@ def main() -> None:
         server.wait(timeout=30)
     done = len(results.create) + len(results.accept)
     offered = f"{args.rate:.0f} ops/s offered" if args.rate else "closed loop"
-    print(f"\n{args.clients} clients, {offered}, {args.seconds:.0f} s measured; gunicorn {args.workers} workers × "
-          f"{args.threads} threads; {os.cpu_count()} CPUs")
+    print(f"\n{args.clients} clients, {offered}, {args.seconds:.0f} s measured; gunicorn {args.workers} "
+          f"{args.worker_class} workers × {args.threads} threads; {os.cpu_count()} CPUs")
     print(f"operations: {done:,} in {args.seconds:.0f} s = {done / args.seconds:.0f} ops/s "
           f"({len(results.create) / args.seconds:.0f} creates/s, {len(results.accept) / args.seconds:.0f} accepts/s)")
     print(f"{'operation':<10}{'count':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
