@@ -1227,11 +1227,57 @@ class Bills:
         return split_cost(rng, total, rates.COST_SPLIT[key[0]], self.floats)
 
 
+POOL = 1024
+
+
+class Readings:
+    """Measurements drawn once per county from their own stream, a thousand of each kind: a visit's readings
+    are lookups. Blood pressure of non-hypertensives rises with age (one pool per decade)."""
+
+    def __init__(self, seed: int) -> None:
+        rng = stream(seed, "activity", "readings")
+
+        def z() -> float:
+            return NORMAL[int(rng.random() * 4096)]
+
+        def flag(value: float, low: float, high: float) -> str:
+            return "H" if value > high else ("L" if value < low else "N")
+
+        def pressures(systolic: float, diastolic: float, spread: tuple[float, float]) -> list[list[tuple]]:
+            out = []
+            for _ in range(POOL):
+                sys_ = int(min(220, max(85, systolic + spread[0] * z())))
+                dia = int(min(130, max(50, min(diastolic + spread[1] * z(), sys_ - 20))))
+                out.append([(clinical.SYSTOLIC, str(sys_), flag(sys_, 90, 139)),
+                            (clinical.DIASTOLIC, str(dia), flag(dia, 60, 89))])
+            return out
+
+        # by decade of age 0-9 .. 90+, then hypertensives last
+        self.pressure = [pressures(112 + 0.45 * max(0, decade * 10 + 5 - 20), 72 + 0.15 * max(0, decade * 10 + 5 - 20),
+                                   (11, 8)) for decade in range(10)]
+        self.pressure.append(pressures(142, 86, (15, 10)))
+
+        def pool(spec: tuple, make: Callable[[], float], low: float, high: float, digits: int) -> list[tuple]:
+            values = [make() for _ in range(POOL)]
+            return [(spec, f"{x:.{digits}f}", flag(x, low, high)) for x in values]
+
+        self.heart_rate = pool(clinical.HEART_RATE, lambda: min(150, max(45, round(78 + 10 * z()))), 60, 100, 0)
+        self.fever = pool(clinical.TEMPERATURE, lambda: 38.0 + rng.random() * 1.8, 36.0, 37.3, 1)
+        self.temperature = pool(clinical.TEMPERATURE, lambda: min(37.2, max(35.8, 36.6 + 0.25 * z())), 36.0, 37.3, 1)
+        self.breathing = pool(clinical.RESPIRATORY_RATE, lambda: min(30, max(12, round(18 + 2 * z()))), 12, 20, 0)
+        self.glucose = pool(clinical.FASTING_GLUCOSE, lambda: min(20.0, max(4.0, 7.6 + 1.7 * z())), 3.9, 6.1, 1)
+        self.pregnant_weight = [(clinical.WEIGHT, f"{max(40.0, 64 + 8 * z()):.1f}", "") for _ in range(POOL)]
+        self.women_weight = [(clinical.WEIGHT, f"{max(35.0, 58 + 8 * z()):.1f}", "") for _ in range(POOL)]
+        self.men_weight = [(clinical.WEIGHT, f"{max(35.0, 67 + 8 * z()):.1f}", "") for _ in range(POOL)]
+
+
 class Emitter:
     """Turns a township's drafts into rows, with ids, and loads them."""
 
-    def __init__(self, year: TownshipYear, loader: BulkLoader, slot_first: int, bills: Bills) -> None:
+    def __init__(self, year: TownshipYear, loader: BulkLoader, slot_first: int, bills: Bills,
+                 readings: Readings) -> None:
         self.year, self.loader, self.slot_first, self.bills = year, loader, slot_first, bills
+        self.readings = readings
         self.county, self.clock, self.rng = year.county, year.clock, year.rng
         self.cid = self.county.community_id
         self.names = year.names
@@ -1258,53 +1304,40 @@ class Emitter:
             v.vitals = self.vitals(v, conditions, age)
 
     def vitals(self, v: Visit, conditions: dict[str, dt.date], age: int) -> list[tuple]:
-        rng = self.rng
-
-        def z() -> float:
-            return NORMAL[int(rng.random() * 4096)]
-
+        r = self.rng.random
+        pools = self.readings
         out: list[tuple] = []
         primary = v.codes[0]
         inpatient = v.kind == INPATIENT
-        if "I10" in conditions:  # hypertensives: at every follow-up, often otherwise
-            pressure = v.follow_up or rng.random() < (0.3 if v.site.level == "village" else 0.5)
+        hypertensive = "I10" in conditions
+        if hypertensive:  # at every follow-up, often otherwise
+            pressure = v.follow_up or r() < (0.3 if v.site.level == "village" else 0.5)
         else:
-            pressure = age >= 35 and v.site.level != "village" and rng.random() < 0.15
+            pressure = age >= 35 and v.site.level != "village" and r() < 0.15
         if pressure or inpatient or primary == clinical.PRENATAL:
-            z1, z2 = z(), z()
-            if "I10" in conditions:
-                sys_, dia = 142 + 15 * z1, 86 + 10 * z2
-            else:
-                sys_ = 112 + 0.45 * max(0, age - 20) + 11 * z1
-                dia = 72 + 0.15 * max(0, age - 20) + 8 * z2
-            sys_ = int(min(220, max(85, sys_)))
-            dia = int(min(130, max(50, min(dia, sys_ - 20))))
-            out.append((clinical.SYSTOLIC, str(sys_), "H" if sys_ >= 140 else ("L" if sys_ < 90 else "N")))
-            out.append((clinical.DIASTOLIC, str(dia), "H" if dia >= 90 else ("L" if dia < 60 else "N")))
-            if inpatient or rng.random() < 0.1:
-                rate = int(min(150, max(45, 78 + 10 * z())))
-                out.append((clinical.HEART_RATE, str(rate), "H" if rate > 100 else ("L" if rate < 60 else "N")))
-        if inpatient or (primary in clinical.FEVER_CODES and (age < 15 or rng.random() < 0.3)):
-            fever = primary in clinical.FEVER_CODES and rng.random() < (0.8 if primary == "R50.9" else 0.4)
-            temp = 38.0 + rng.random() * 1.8 if fever else min(37.2, max(35.8, 36.6 + 0.25 * z()))
-            out.append((clinical.TEMPERATURE, f"{temp:.1f}", "H" if temp > 37.3 else "N"))
+            pool = pools.pressure[-1 if hypertensive else min(age // 10, 9)]
+            out.extend(pool[int(r() * POOL)])
+            if inpatient or r() < 0.1:
+                out.append(pools.heart_rate[int(r() * POOL)])
+        if inpatient or (primary in clinical.FEVER_CODES and (age < 15 or r() < 0.3)):
+            fever = primary in clinical.FEVER_CODES and r() < (0.8 if primary == "R50.9" else 0.4)
+            out.append((pools.fever if fever else pools.temperature)[int(r() * POOL)])
         if inpatient:
-            breaths = int(min(30, max(12, 18 + 2 * z())))
-            out.append((clinical.RESPIRATORY_RATE, str(breaths), "H" if breaths > 20 else "N"))
-        if "E11.9" in conditions and (v.follow_up or (v.site.level in ("branch", "lead") and rng.random() < 0.2)):
-            glucose = min(20.0, max(4.0, 7.6 + 1.7 * z()))
-            out.append((clinical.FASTING_GLUCOSE, f"{glucose:.1f}", "H" if glucose > 6.1 else "N"))
+            out.append(pools.breathing[int(r() * POOL)])
+        if "E11.9" in conditions and (v.follow_up or (v.site.level in ("branch", "lead") and r() < 0.2)):
+            out.append(pools.glucose[int(r() * POOL)])
         if primary == clinical.CHILD_CHECK:
-            months = age * 12 + int(rng.random() * 12)
+            months = age * 12 + int(r() * 12)
             if months < 12:
                 weight, height = 3.3 + 0.6 * months, 50 + 2.2 * months
             else:
                 weight, height = 10 + 2.0 * (months - 12) / 12, 75 + 7.0 * (months - 12) / 12
-            out.append((clinical.WEIGHT, f"{weight * (0.9 + 0.2 * rng.random()):.1f}", ""))
-            out.append((clinical.HEIGHT, f"{height * (0.96 + 0.08 * rng.random()):.1f}", ""))
-        elif primary == clinical.PRENATAL or (v.follow_up and rng.random() < 0.1):
-            base = (58 if v.person.sex == "female" else 67) + (6 if primary == clinical.PRENATAL else 0)
-            out.append((clinical.WEIGHT, f"{max(35.0, base + 8 * z()):.1f}", ""))
+            out.append((clinical.WEIGHT, f"{weight * (0.9 + 0.2 * r()):.1f}", ""))
+            out.append((clinical.HEIGHT, f"{height * (0.96 + 0.08 * r()):.1f}", ""))
+        elif primary == clinical.PRENATAL:
+            out.append(pools.pregnant_weight[int(r() * POOL)])
+        elif v.follow_up and r() < 0.1:
+            out.append((pools.women_weight if v.person.sex == "female" else pools.men_weight)[int(r() * POOL)])
         return out
 
     def cost(self, v: Visit) -> tuple[str, ...]:
@@ -1366,15 +1399,17 @@ class Emitter:
         problems: list[tuple] = []
         display = {code: name for code, (name, _) in self.names.items()}
         bits = rng.getrandbits
+        texts = clock.texts
         add_encounter, add_diagnosis, add_observation = encounters.append, diagnoses.append, observations.append
         cost = self.cost
         for p, g in groups:
             pid = p.id
             first_seen: dict[str, Visit] = {}
             for v in g:
-                vid, doctor, started = v.id, v.practitioner, at(v.start)
+                vid, doctor = v.id, v.practitioner
+                started = texts.get(v.start) or at(v.start)
                 done = v.kind != INPATIENT or v.end <= END_MINUTE
-                ended = at(v.end) if done else None
+                ended = (texts.get(v.end) or at(v.end)) if done else None
                 add_encounter((
                     vid, f"{bits(128) & UUID_CLEAR | UUID_SET:032x}", cid, pid, v.site.id, v.department, doctor,
                     v.kind, "finished" if done else "in-progress", "claim" if v.claim else "clinical", started,
@@ -1389,7 +1424,7 @@ class Emitter:
                     if code not in first_seen:
                         first_seen[code] = v
                 if v.vitals:
-                    effective = at(v.start + 5)
+                    effective = texts.get(v.start + 5) or at(v.start + 5)
                     org = v.site.id
                     for (code, name, unit, low, high, category), value, flag in v.vitals:
                         add_observation((observation_id, f"{bits(128) & UUID_CLEAR | UUID_SET:032x}", cid, pid,
@@ -1528,12 +1563,13 @@ def load_activity(community_id: int, *, seed: int, as_of: dt.date, loader: BulkL
     scale = delivery_scale(everyone, as_of)
     village = inbox_village(county)
     bills = Bills(seed, loader.vendor == "sqlite")
+    readings = Readings(seed)
     result = ActivityCounts(residents=len(everyone))
     for branch in county.branches:
         people = county.people[branch.id]
         year = TownshipYear(county, clock, capacity, branch, as_of, seed, village)
         year.run(people, scale)
-        counts = Emitter(year, loader, slot_first, bills).run()
+        counts = Emitter(year, loader, slot_first, bills, readings).run()
         for label, n in counts.items():
             result.rows[label] = result.rows.get(label, 0) + n
         if advance:

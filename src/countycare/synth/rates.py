@@ -226,10 +226,10 @@ STAY_DAYS = {"branch": 6.5, "lead": 8.5, "tcm": 9.0, "mch": 5.0, "partner": 10.5
 COST_MEDIAN = {
     ("village", "outpatient"): 42, ("village", "home_visit"): 55,
     ("branch", "outpatient"): 105, ("branch", "emergency"): 160, ("branch", "inpatient"): 2600,
-    ("lead", "outpatient"): 300, ("lead", "emergency"): 420, ("lead", "inpatient"): 9200,
+    ("lead", "outpatient"): 300, ("lead", "emergency"): 420, ("lead", "inpatient"): 10000,
     ("tcm", "outpatient"): 210, ("tcm", "emergency"): 300, ("tcm", "inpatient"): 7200,
     ("mch", "outpatient"): 190, ("mch", "emergency"): 260, ("mch", "inpatient"): 4800,
-    ("partner", "outpatient"): 650, ("partner", "emergency"): 900, ("partner", "inpatient"): 24000,
+    ("partner", "outpatient"): 650, ("partner", "emergency"): 900, ("partner", "inpatient"): 26500,
 }
 COST_SPREAD = {"outpatient": 0.32, "emergency": 0.4, "home_visit": 0.3, "inpatient": 0.42}
 # Shares of drugs, examinations, treatment (incl. surgery, nursing), beds, other (materials, registration)
