@@ -126,7 +126,7 @@ def prepare(args: argparse.Namespace) -> Cast:
         str(services.publish_slots(user=specialist, organization=lead, department=None, kind="clinic",
                                    starts_at=start + dt.timedelta(hours=i), ends_at=start + dt.timedelta(hours=i + 1),
                                    capacity=10_000, label=f"基准测试门诊 {i}", channel="cli").uuid)
-        for i in range(8)
+        for i in range(args.slots)
     ]
     print(f"{community.name}: {Resident.objects.filter(community=community).count():,} residents; "
           f"{len(senders)} sending doctors, {len(receivers)} lead-hospital receivers, {len(slots)} clinic sessions")
@@ -210,7 +210,7 @@ def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: f
             continue
         referral = json.loads(made)["uuid"]
         timed("accept", 200, "POST", f"/api/referrals/{referral}/accept",
-              {"version": 1, "slot": cast.slots[n % len(cast.slots)]}, receiver)
+              {"version": 1, "slot": cast.slots[(n * args.clients + index) % len(cast.slots)]}, receiver)
     conn.close()
 
 
@@ -224,6 +224,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
                         help="sync workers close the connection after each answer")
+    parser.add_argument("--slots", type=int, default=48,
+                        help="clinic sessions accepts book (two per lead-hospital specialist: few sessions make the "
+                             "accepts queue on their rows)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--population", type=int, default=20_000)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/cc_refbench")
