@@ -522,6 +522,10 @@ def transition(*, user: Any, referral: Referral, action: str, expected_version: 
             **changes)
         if not won:
             raise _lost(referral, step, expected_version)
+        # before the booking: a slot's row stays locked from its booking to the commit, keep that short
+        ReferralEvent.objects.create(referral=referral, at=now, action=action, from_status=from_status,
+                                     to_status=step.target, reason=reason, user=user, username=user.get_username(),
+                                     organization=user.organization)
         links: dict[str, Any] = {}
         if slot is not None:
             links["booking"] = _book(slot, referral.resident_id, user=user, now=now,
@@ -536,9 +540,6 @@ def transition(*, user: Any, referral: Referral, action: str, expected_version: 
             links["arrival_encounter"] = _record_arrival(user, referral, now, channel)
         if links:
             Referral.objects.filter(pk=referral.pk).update(**links)
-        ReferralEvent.objects.create(referral=referral, at=now, action=action, from_status=from_status,
-                                     to_status=step.target, reason=reason, user=user, username=user.get_username(),
-                                     organization=user.organization)
         audit.record(
             audit.Actor.of(user, channel), action, "Referral", referral.uuid, resident_id=referral.resident.uuid,
             reason=reason, detail={"from": from_status, "to": step.target, "version": expected_version + 1,
