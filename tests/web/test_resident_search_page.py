@@ -78,10 +78,10 @@ def test_the_results_page_runs_a_bounded_number_of_queries(county, as_role, djan
         )
     client = as_role("township_doctor")
     client.get("/residents/", {"q": "z"})  # warm: session, user
-    # session, user, scope (3), identifier look-up, residents, actor's organisation, audit append (3-4 on
-    # PostgreSQL), tags
-    with django_assert_max_num_queries(14):
+    # session, user, scope (3, + care access granted by referrals), identifier look-up, residents, actor's
+    # organisation, audit append (3-4 on PostgreSQL), tags
+    with django_assert_max_num_queries(15):
         response = client.get("/residents/", {"q": "z"}, headers={"HX-Request": "true"})
     assert response.content.decode().count("<tr>") == 20 + 1  # limit + header row
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         client.get("/residents/", {"q": "z"})
