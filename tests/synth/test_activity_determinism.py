@@ -69,3 +69,15 @@ def test_activity_leaves_the_county_itself_unchanged(make_county, fingerprint):
     erase_community(plain.community)
     busy = make_county(1200, seed=5, activity=True)
     assert fingerprint(busy.community.pk) == plain_print
+
+
+def test_erasing_a_county_takes_its_year_and_leaves_another_countys_intact(make_county):
+    kept = make_county(1000, seed=3, activity=True)
+    gone = make_county(1000, seed=4, activity=True)
+    kept_print = activity_fingerprint(kept.community.pk)
+    erase_community(gone.community)
+    for model in (Encounter, Diagnosis, Observation, Problem, Referral, CarePlan, CareAccess, Slot, Booking):
+        assert not model.objects.filter(community_id=gone.community.pk).exists(), model
+        assert model.objects.filter(community_id=kept.community.pk).exists(), model
+    assert not ReferralEvent.objects.filter(referral__community_id=gone.community.pk).exists()
+    assert activity_fingerprint(kept.community.pk) == kept_print
