@@ -249,9 +249,9 @@ COST_SPLIT_INPATIENT = {
     "partner": (0.28, 0.20, 0.32, 0.05, 0.15),
 }
 
-# Referrals (our choice, in the range county medical communities report: up-referrals ~2% of residents a
-# year, down-referrals about a third of that, out-of-county referrals with a slip for ~45% of out-of-county
-# admissions).
+# Referrals (our choice; no national rate exists): at 400,000 residents this gives ~16,000 up-referrals a
+# year (4 per 100 residents, one in six lead-hospital admissions), ~7,000 down-referrals and returns (the
+# policy pushes them up towards the up-referrals), and a referral slip for ~45% of out-of-county admissions.
 UP_FOR_LEAD_ADMISSION = 0.16  # a lead-hospital admission that came as an up-referral from the grassroots
 UP_URGENT = 0.15  # of those, through the green channel (acute stroke, infarction, trauma: always)
 UP_FOR_LEAD_VISIT = 0.012  # a specialist visit at the lead hospital booked by a family doctor's referral
