@@ -1291,7 +1291,7 @@ class Emitter:
             v.practitioner = year.clinician(v.site, v.department, v.start)
         primary = v.codes[0]
         if primary not in (clinical.CHILD_CHECK, clinical.PRENATAL) and not v.follow_up and conditions:
-            chance = 0.85 if v.kind == INPATIENT else 0.45
+            chance = 0.85 if v.kind == INPATIENT else 0.35
             extra = [c for c in conditions if c not in v.codes and rng.random() < chance][:3]
             if extra:
                 v.codes = v.codes + extra
@@ -1311,9 +1311,9 @@ class Emitter:
         inpatient = v.kind == INPATIENT
         hypertensive = "I10" in conditions
         if hypertensive:  # at every follow-up, often otherwise
-            pressure = v.follow_up or r() < (0.3 if v.site.level == "village" else 0.5)
+            pressure = v.follow_up or r() < (0.2 if v.site.level == "village" else 0.35)
         else:
-            pressure = age >= 35 and v.site.level != "village" and r() < 0.15
+            pressure = age >= 35 and v.site.level != "village" and r() < 0.1
         if pressure or inpatient or primary == clinical.PRENATAL:
             pool = pools.pressure[-1 if hypertensive else min(age // 10, 9)]
             out.extend(pool[int(r() * POOL)])
