@@ -5,9 +5,10 @@ plans and record access, and the lead hospital's published slots with their book
     read_county          the county back from the database (organisations, departments, who works where,
                          residents and their tags), so activity can be added to any generated county
     TownshipYear         one township's residents, one random stream (`stream(seed, "activity", code)`):
-                         each resident's year as drafts (Visit, Transfer), then rows
+                         each resident's year as drafts (Visit, Transfer, BookingDraft)
     Capacity             the lead hospital's clinic sessions and bed slots, their counters and bookings
-    load_activity        township by township through the BulkLoader, indexes rebuilt after the load
+    Emitter              a township's drafts as rows, with ids (Bills and Readings: amounts drawn once)
+    load_activity        township by township through the BulkLoader (COPY beside the generation)
 
 Everything happens in the year before the as-of day (until 08:00 on it): encounters started then, stays
 still running at the end are in progress, referrals whose next step would fall after it are still open.
@@ -344,8 +345,8 @@ class Transfer:
         self.reason = ""
         self.summary = ""
         self.steps: list[tuple[int, str, str, str, str, int | None, str]] = []
-        self.booking: Booking_ | None = None
-        self.bed_booking: Booking_ | None = None
+        self.booking: BookingDraft | None = None
+        self.bed_booking: BookingDraft | None = None
         self.plan: tuple | None = None  # (responsible practitioner, treatment, medicines, follow-ups, warnings)
         self.id = 0
 
@@ -354,7 +355,7 @@ class Transfer:
         return self.steps[-1][3]
 
 
-class Booking_:
+class BookingDraft:
     __slots__ = ("slot", "person", "from_reserve", "status", "booked", "id")
 
     def __init__(self, slot: int, person: int, from_reserve: bool, booked: int) -> None:
@@ -445,14 +446,21 @@ def _clinical_code(code: str) -> bool:
 
 # --- one township's year ------------------------------------------------------------------------------------
 class TownshipYear:
+    """The year of one township's residents (those registered at its branch or one of its village clinics):
+    `run` draws each resident's visits, admissions and referrals, in resident order, from the township's own
+    stream. Places at the lead hospital come from the county's shared `Capacity`."""
+
     def __init__(self, county: CountyView, clock: Clock, capacity: Capacity, branch: Site, as_of: dt.date,
                  seed: int, inbox_village: int | None) -> None:
         self.county, self.clock, self.capacity, self.branch, self.as_of = county, clock, capacity, branch, as_of
         self.rng = stream(seed, "activity", branch.division_code)
         self.inbox_village = inbox_village
+        self.inbox: list[Transfer] = []
+        self.people: list[Person] = []
+        self.delivery_scale = 0.0
         self.visits: list[Visit] = []
         self.transfers: list[Transfer] = []
-        self.bookings: list[Booking_] = []
+        self.bookings: list[BookingDraft] = []
         self.conditions_of: dict[int, dict[str, dt.date]] = {}
         self.names = clinical.icd10_names()
         self._menus: dict[tuple, tuple[list[clinical.Entry], list[float]]] = {}
@@ -1096,8 +1104,8 @@ class TownshipYear:
         t.steps.append((t.requested, "create", "", "requested", "", sender.id, self.name(source.practitioner)))
         self.inbox.append(t)
 
-    def book(self, taken: tuple[int, bool], p: Person, minute: int) -> Booking_:
-        b = Booking_(taken[0], p.id, taken[1], minute)
+    def book(self, taken: tuple[int, bool], p: Person, minute: int) -> BookingDraft:
+        b = BookingDraft(taken[0], p.id, taken[1], minute)
         self.bookings.append(b)
         return b
 
@@ -1123,7 +1131,6 @@ class TownshipYear:
     def run(self, people: list[Person], delivery_scale: float) -> None:
         self.people = people
         self.delivery_scale = delivery_scale
-        self.inbox: list[Transfer] = []
         for p in people:
             self.person_year(p)
         self.visits = [v for v in self.visits if v.kind != "dropped"]
@@ -1592,7 +1599,7 @@ def load_activity(community_id: int, *, seed: int, as_of: dt.date, loader: BulkL
     return result
 
 
-def fill_future_slots(capacity: Capacity, everyone: list[Person], rng: random.Random) -> list[Booking_]:
+def fill_future_slots(capacity: Capacity, everyone: list[Person], rng: random.Random) -> list[BookingDraft]:
     """Sessions from the as-of day on are partly booked already (general places: residents booking ahead)."""
     adults = [p for p in everyone if p.birth.year < capacity.clock.first_day.year - 14] or everyone
     bookings = []
@@ -1604,5 +1611,5 @@ def fill_future_slots(capacity: Capacity, everyone: list[Person], rng: random.Ra
         for _ in range(int(room * (low + (high - low) * rng.random()))):
             capacity.general[slot] += 1
             person = adults[int(rng.random() * len(adults))]
-            bookings.append(Booking_(slot, person.id, False, END_MINUTE - int(rng.random() * 3 * DAY)))
+            bookings.append(BookingDraft(slot, person.id, False, END_MINUTE - int(rng.random() * 3 * DAY)))
     return bookings
