@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 from dataclasses import dataclass, field
 
@@ -146,3 +147,32 @@ def fast_password_hashing(settings, request):
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
     if "argon2" not in request.node.name:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _audit_triggers(direction: str) -> None:
+    """Drop ("backwards") or re-create ("forwards") the append-only triggers of the audit table."""
+    from django.db import connection
+
+    migration = importlib.import_module("countycare.core.migrations.0002_audit_append_only")
+    with connection.schema_editor(atomic=False) as editor:
+        getattr(migration, direction)(None, editor)
+
+
+REARM_AUDIT_TRIGGERS = pytest.StashKey[object]()
+
+
+def allow_flush_after_test(request, django_db_blocker) -> None:
+    """Call at the end of a transactional fixture: its test ends with a flush, which the audit table's
+    append-only triggers refuse, so they are dropped now and re-created once the flush is done
+    (pytest_runtest_teardown below)."""
+    _audit_triggers("backwards")
+    request.node.stash[REARM_AUDIT_TRIGGERS] = django_db_blocker
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    blocker = item.stash.get(REARM_AUDIT_TRIGGERS, None)
+    if blocker is not None:
+        with blocker.unblock():
+            _audit_triggers("forwards")

@@ -3,11 +3,9 @@ headless Debian Chromium against a live server."""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from django.db import connection
 from django.test import Client
+from tests.conftest import allow_flush_after_test
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,36 +31,16 @@ def as_role(county):
     return client_for
 
 
-def _audit_triggers(direction: str) -> None:
-    """Drop ("backwards") or re-create ("forwards") the append-only triggers of the audit table."""
-    migration = importlib.import_module("countycare.core.migrations.0002_audit_append_only")
-    with connection.schema_editor(atomic=False) as editor:
-        getattr(migration, direction)(None, editor)
-
-
 @pytest.fixture
 def live_county(request, transactional_db, django_db_blocker):
     """The test county committed to the database, so the live server's thread sees it.
 
     A transactional test ends with a flush, which the audit table's append-only triggers refuse: they are
-    dropped after the test and re-created once the flush is done (pytest_runtest_teardown below)."""
+    dropped after the test and re-created once the flush is done (tests/conftest.py allow_flush_after_test)."""
     from tests.conftest import build_county
 
     yield build_county()
-    _audit_triggers("backwards")
-    request.node.stash[REARM_AUDIT_TRIGGERS] = django_db_blocker
-
-
-REARM_AUDIT_TRIGGERS = pytest.StashKey[object]()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    yield
-    blocker = item.stash.get(REARM_AUDIT_TRIGGERS, None)
-    if blocker is not None:
-        with blocker.unblock():
-            _audit_triggers("forwards")
+    allow_flush_after_test(request, django_db_blocker)
 
 
 @pytest.fixture(scope="module")
