@@ -16,18 +16,8 @@ import io
 import os
 import sys
 import time
-from urllib.parse import urlparse
 
-import psycopg
-
-
-def recreate_database(url: str) -> None:
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+from pgdatabase import recreate_database
 
 
 def main() -> None:
@@ -38,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         sys.exit("this benchmark is for PostgreSQL")
-    recreate_database(args.database_url)
+    recreate_database(args.database_url, force=True)
     os.environ["COUNTYCARE_DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "countycare.settings")
     import django

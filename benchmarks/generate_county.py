@@ -14,18 +14,8 @@ import argparse
 import os
 import sys
 import time
-from urllib.parse import urlparse
 
-import psycopg
-
-
-def recreate_database(url: str) -> None:
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+from pgdatabase import recreate_database
 
 
 def main() -> None:
