@@ -7,15 +7,19 @@ national ID, the `existing` resident of a duplicate, duplicate `candidates`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import Header, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from countycare.accounts.tokens import user_for_token
+from countycare.core import idempotency
 from countycare.core.errors import DomainError
+from countycare.registry.schemas import NO_NUL
+
+JSON = "application/json"
 
 
 class BearerToken(HttpBearer):
@@ -44,6 +48,57 @@ class ValidationErrorItem(Schema):
 
 class ValidationErrorOut(ErrorOut):
     errors: list[ValidationErrorItem] = []
+
+
+def idempotency_key_header(
+    description: str = "Send the same key when retrying: the retry gets the first answer",
+) -> Any:
+    """The type of a create's optional `Idempotency-Key` header parameter."""
+    return Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=idempotency.MAX_KEY_LENGTH, pattern=NO_NUL,
+               description=description),
+    ]
+
+
+IdempotencyKey = idempotency_key_header()
+
+
+class CreatedOnce:
+    """The 201 answer of a create that honours an Idempotency-Key (a retry from a flaky village connection).
+
+        created = CreatedOnce(request, idempotency_key)
+        if (replay := created.replay()) is not None:
+            return replay
+        services.create_x(..., within=lambda x: created.keep(XOut.from_orm(x).model_dump_json(), x.uuid))
+        return created.response()
+
+    `keep` runs inside the service's transaction (not one of ours around it: a refusal's audit must survive),
+    so the stored answer lands with the write or not at all."""
+
+    def __init__(self, request: HttpRequest, key: str | None) -> None:
+        self.request = request
+        self.key = key
+        self.user = user_of(request)
+        self.method = request.method or "POST"
+        self.body = ""
+        self.headers: dict[str, str] = {}
+
+    def replay(self) -> HttpResponse | None:
+        """The first answer again when the key was seen before (422 if it came with another body)."""
+        stored = idempotency.lookup(self.user.pk, self.key, self.method, self.request.path, self.request.body)
+        if stored is None:
+            return None
+        return HttpResponse(stored.body, status=stored.status, headers=stored.headers, content_type=JSON)
+
+    def keep(self, body: str, created_uuid: Any) -> None:
+        self.body = body
+        self.headers = {"Location": f"{self.request.path}/{created_uuid}"}
+        idempotency.store(self.user.pk, self.key, self.method, self.request.path, self.request.body,
+                          idempotency.StoredResponse(201, self.headers, body))
+
+    def response(self) -> HttpResponse:
+        return HttpResponse(self.body, status=201, headers=self.headers, content_type=JSON)
 
 
 def error_responses(*statuses: int) -> dict[int, type[Schema]]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from django.http import HttpRequest, HttpResponse
-from ninja import Header, Query, Router
+from django.http import HttpRequest
+from ninja import Query, Router
 
-from countycare.api import api, error_responses, user_of
-from countycare.core import idempotency
+from countycare.api import CreatedOnce, IdempotencyKey, api, error_responses, user_of
 from countycare.core.errors import InvalidInput, NotFound
 from countycare.registry import queries as registry_queries
 from countycare.registry.models import Department, Organization
@@ -25,7 +24,6 @@ from .schemas import AnyIsoDateTime, DischargeIn, EncounterIn, EncounterOut, Icd
 
 router = Router()
 CHANNEL = "api"
-JSON = "application/json"
 ICD10_HELP = "Code prefix (I1), part of the Chinese name (高血压) or pinyin initials (gxy)"
 
 
@@ -33,23 +31,14 @@ ICD10_HELP = "Code prefix (I1), part of the Chinese name (高血压) or pinyin i
     "/encounters", response={201: EncounterOut, **error_responses(400, 401, 403, 404, 409, 422)},
     tags=["records"], summary="Record an encounter",
 )
-def record_encounter(
-    request: HttpRequest,
-    payload: EncounterIn,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=idempotency.MAX_KEY_LENGTH, pattern=NO_NUL,
-               description="Send the same key when retrying: the retry gets the first answer"),
-    ] = None,
-) -> Any:
+def record_encounter(request: HttpRequest, payload: EncounterIn, idempotency_key: IdempotencyKey = None) -> Any:
     """An outpatient or emergency visit, an admission (discharge it later) or a home visit, at one of the
     organisations you are posted to, for a resident in your scope. Diagnoses must be codes of the ICD-10 set,
     exactly one primary; chronic ones go on the resident's problem list."""
-    user = user_of(request)
-    method = request.method or "POST"
-    replay = idempotency.lookup(user.pk, idempotency_key, method, request.path, request.body)
-    if replay is not None:
-        return HttpResponse(replay.body, status=replay.status, headers=replay.headers, content_type=JSON)
+    created = CreatedOnce(request, idempotency_key)
+    if (replay := created.replay()) is not None:
+        return replay
+    user = created.user
     services.check_can_record(user)
     resident = queries.resident_for_record(user, payload.resident)
     organization = _organization(user, payload.organization) if payload.organization else user.organization
@@ -59,18 +48,14 @@ def record_encounter(
         "organization": organization,
         "department": _department(organization, payload.department) if payload.department else None,
     }
-    answer: dict[str, Any] = {}
 
-    def store_answer(encounter: Encounter) -> None:
+    def keep_answer(encounter: Encounter) -> None:
         # rendered as every other answer of the API is (times in UTC to the millisecond, decimals as strings)
-        answer["body"] = api.renderer.render(request, EncounterOut.from_orm(encounter).model_dump(),
-                                             response_status=201)
-        answer["headers"] = {"Location": f"{request.path}/{encounter.uuid}"}
-        idempotency.store(user.pk, idempotency_key, method, request.path, request.body,
-                          idempotency.StoredResponse(201, answer["headers"], answer["body"]))
+        body = api.renderer.render(request, EncounterOut.from_orm(encounter).model_dump(), response_status=201)
+        created.keep(body, encounter.uuid)
 
-    services.record_encounter(user=user, resident=resident, data=data, channel=CHANNEL, within=store_answer)
-    return HttpResponse(answer["body"], status=201, headers=answer["headers"], content_type=JSON)
+    services.record_encounter(user=user, resident=resident, data=data, channel=CHANNEL, within=keep_answer)
+    return created.response()
 
 
 def _organization(user: Any, org_uuid: uuid.UUID) -> Organization:

@@ -11,16 +11,14 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from django.http import HttpRequest, HttpResponse
-from ninja import Header, Query, Router, Status
+from django.http import HttpRequest
+from ninja import Query, Router, Status
 
-from countycare.api import error_responses, user_of
-from countycare.core import idempotency
+from countycare.api import CreatedOnce, error_responses, idempotency_key_header, user_of
 from countycare.core.errors import InvalidInput, NotFound
 from countycare.records import queries as records_queries
 from countycare.registry import queries as registry_queries
 from countycare.registry.models import Department, Organization, Practitioner, Resident
-from countycare.registry.schemas import NO_NUL
 
 from . import queries, services, workflow
 from .models import Referral, ReferralKind, ReferralStatus, SlotKind
@@ -37,7 +35,9 @@ from .schemas import (
 
 router = Router()
 CHANNEL = "api"
-JSON = "application/json"
+ReferralKey = idempotency_key_header(
+    "Send the same key when retrying: the retry gets the first answer, and one referral is made"
+)
 Action = StrEnum("Action", {t.action.upper(): t.action for t in workflow.TRANSITIONS
                             if t.side != workflow.Side.SYSTEM})
 
@@ -48,38 +48,24 @@ Action = StrEnum("Action", {t.action.upper(): t.action for t in workflow.TRANSIT
     "/referrals", response={201: ReferralOut, **error_responses(400, 401, 403, 404, 409, 422)}, tags=["referrals"],
     summary="Refer a resident",
 )
-def create_referral(
-    request: HttpRequest,
-    payload: ReferralIn,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=idempotency.MAX_KEY_LENGTH, pattern=NO_NUL,
-               description="Send the same key when retrying: the retry gets the first answer, and one referral "
-                           "is made"),
-    ] = None,
-) -> Any:
+def create_referral(request: HttpRequest, payload: ReferralIn, idempotency_key: ReferralKey = None) -> Any:
     """Send a resident in your scope up, down or out of county. 403: you may not send from that organisation
     (or out of county from anywhere but the lead hospital); 404: the resident is not in your community; 409: a
     request with the same Idempotency-Key is running (404 also for a resident outside your scope: the same answer
     as for one that does not exist); 422: anything invalid — an unknown organisation, a
     direction the kind does not go, an unknown ICD-10 code, a down-referral without a care plan, the key
     reused for a different body. An urgent up-referral reserves a bed: `bed_reserved` false says none was free."""
-    user = user_of(request)
-    method = request.method or "POST"
-    replay = idempotency.lookup(user.pk, idempotency_key, method, request.path, request.body)
-    if replay is not None:
-        return HttpResponse(replay.body, status=replay.status, headers=replay.headers, content_type=JSON)
+    created = CreatedOnce(request, idempotency_key)
+    if (replay := created.replay()) is not None:
+        return replay
+    user = created.user
     resident, data = _referral_data(user, payload)
-    answer: dict[str, Any] = {}
-
-    def store_answer(referral: Referral) -> None:
-        answer["body"] = ReferralOut.from_orm(referral).model_dump_json()  # as created: no read back
-        answer["headers"] = {"Location": f"{request.path}/{referral.uuid}"}
-        idempotency.store(user.pk, idempotency_key, method, request.path, request.body,
-                          idempotency.StoredResponse(201, answer["headers"], answer["body"]))
-
-    services.create_referral(user=user, resident=resident, data=data, channel=CHANNEL, within=store_answer)
-    return HttpResponse(answer["body"], status=201, headers=answer["headers"], content_type=JSON)
+    services.create_referral(
+        user=user, resident=resident, data=data, channel=CHANNEL,
+        # as created: no read back
+        within=lambda referral: created.keep(ReferralOut.from_orm(referral).model_dump_json(), referral.uuid),
+    )
+    return created.response()
 
 
 def _referral_data(user: Any, payload: ReferralIn) -> tuple[Any, dict[str, Any]]:

@@ -10,11 +10,10 @@ import uuid
 from typing import Annotated, Any
 
 from django.db.models import prefetch_related_objects
-from django.http import HttpRequest, HttpResponse
-from ninja import Header, Query, Router
+from django.http import HttpRequest
+from ninja import Query, Router
 
-from countycare.api import error_responses, user_of
-from countycare.core import idempotency
+from countycare.api import CreatedOnce, IdempotencyKey, error_responses, user_of
 from countycare.core.codes import Title
 from countycare.core.errors import InvalidInput, NotFound
 
@@ -40,7 +39,6 @@ SEARCH_HELP = (
     "Name (or its start), pinyin initials (zs) or full pinyin, national ID or phone (or their start), "
     "or another identifier's exact number"
 )
-JSON = "application/json"
 
 
 # --- residents --------------------------------------------------------------------------------------------
@@ -73,37 +71,19 @@ def read_resident(request: HttpRequest, resident_uuid: uuid.UUID) -> Any:
     "/residents", response={201: ResidentOut, **error_responses(400, 401, 403, 409, 422)}, tags=["residents"],
     summary="Register a resident",
 )
-def register_resident(
-    request: HttpRequest,
-    payload: ResidentIn,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=idempotency.MAX_KEY_LENGTH, pattern=NO_NUL,
-               description="Send the same key when retrying: the retry gets the first answer"),
-    ] = None,
-) -> Any:
+def register_resident(request: HttpRequest, payload: ResidentIn, idempotency_key: IdempotencyKey = None) -> Any:
     """Register a resident. 409 names the existing record when the national ID is already registered, or
     lists likely duplicates of a resident without an ID (send `confirm_not_duplicate: true` to go on)."""
-    user = user_of(request)
-    method = request.method or "POST"
-    replay = idempotency.lookup(user.pk, idempotency_key, method, request.path, request.body)
-    if replay is not None:
-        return HttpResponse(replay.body, status=replay.status, headers=replay.headers, content_type=JSON)
+    created = CreatedOnce(request, idempotency_key)
+    if (replay := created.replay()) is not None:
+        return replay
+    user = created.user
     data = _resident_data(user, payload.model_dump(exclude={"confirm_not_duplicate"}))
-    answer: dict[str, Any] = {}
-
-    def store_answer(resident: Resident) -> None:
-        # inside the registration's transaction (not one of ours around it: a refusal's audit must survive)
-        answer["body"] = ResidentOut.from_orm(resident).model_dump_json()
-        answer["headers"] = {"Location": f"{request.path}/{resident.uuid}"}
-        idempotency.store(user.pk, idempotency_key, method, request.path, request.body,
-                          idempotency.StoredResponse(201, answer["headers"], answer["body"]))
-
     services.register_resident(
         user=user, data=data, channel=CHANNEL, confirmed_not_duplicate=payload.confirm_not_duplicate,
-        within=store_answer,
+        within=lambda resident: created.keep(ResidentOut.from_orm(resident).model_dump_json(), resident.uuid),
     )
-    return HttpResponse(answer["body"], status=201, headers=answer["headers"], content_type=JSON)
+    return created.response()
 
 
 @router.patch(
