@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "countycare.accounts",
     "countycare.records",
     "countycare.referrals",
+    "countycare.diagnostics",
     "countycare.workstation",
     "countycare.web",
     "countycare.synth",
