@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from countycare.core import policy
-from countycare.core.codes import Level, OrganizationType
+from countycare.core.codes import Level, OrganizationType, Role
 from countycare.core.errors import DomainError
 from countycare.records import vitals
 from countycare.records.models import EncounterKind, Icd10Code, OrderKind
-from countycare.referrals.models import ReferralKind, ReferralStatus
+from countycare.referrals.models import ReferralKind, ReferralStatus, SlotKind
 from countycare.registry.models import Department, Organization, Practitioner
 from countycare.registry.scope import posted_organization_ids
 
@@ -500,3 +500,37 @@ class BoardFilterForm(forms.Form):
 class InboxFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("open", _("Open")), *ReferralStatus.choices])
     kind = forms.ChoiceField(required=False, choices=[("", _("All kinds")), *ReferralKind.choices])
+
+
+# ---------------------------------------------------------------- published capacity
+
+
+class SlotForm(DomainErrorMixin, forms.Form):
+    """Publish capacity at one of the user's organisations; the service computes the reserved share."""
+
+    organization = OrganizationChoiceField(label=_("Organisation"), queryset=Organization.objects.none(),
+                                           empty_label=None)
+    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False,
+                                        empty_label=_("— none —"))
+    kind = forms.ChoiceField(label=_("Slot kind"), choices=SlotKind.choices)
+    label = forms.CharField(label=_("Label"), max_length=100, required=False,
+                            help_text=_("E.g. cardiology specialist clinic, Tuesday morning."))
+    starts_at = forms.DateTimeField(label=_("Starts"), widget=DATETIME_INPUT)
+    ends_at = forms.DateTimeField(label=_("Ends"), widget=DATETIME_INPUT)
+    capacity = forms.IntegerField(label=_("Places"), min_value=1, max_value=10_000, initial=10)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        orgs = Organization.objects.filter(community_id=user.community_id, is_member=True, active=True)
+        if user.role != Role.COMMUNITY_ADMIN:  # the office publishes for any member
+            orgs = orgs.filter(pk__in=posted_organization_ids(user))
+        orgs = orgs.order_by("division_code")
+        self.fields["organization"].queryset = orgs
+        self.fields["department"].queryset = Department.objects.filter(organization__in=orgs).select_related(
+            "organization").order_by("organization__division_code", "code")
+        self.fields["department"].label_from_instance = lambda d: f"{d.organization.name} · {d.name}"
+        if not self.is_bound:
+            self.initial.setdefault("organization", user.organization_id)
+            start = (timezone.localtime() + dt.timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+            self.initial.setdefault("starts_at", start)
+            self.initial.setdefault("ends_at", start.replace(hour=12))

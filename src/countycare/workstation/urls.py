@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import slots, views
 
 app_name = "workstation"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("encounters/<uuid:encounter_uuid>/discharge/", views.encounter_discharge, name="encounter_discharge"),
     path("referrals/", views.board, name="board"),
     path("referrals/inbox/", views.inbox, name="inbox"),
+    path("referrals/slots/", slots.slots, name="slots"),
     path("referrals/<uuid:referral_uuid>/", views.referral_detail, name="referral"),
     path("referrals/<uuid:referral_uuid>/letter/", views.referral_letter, name="referral_letter"),
     path("referrals/<uuid:referral_uuid>/care-plan/", views.care_plan_print, name="care_plan_print"),
