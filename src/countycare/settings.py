@@ -6,6 +6,10 @@ COUNTYCARE_SECRET_KEY     the Django secret key (default: generated once into th
 COUNTYCARE_DEBUG          "1" for debug pages (default off)
 COUNTYCARE_ALLOWED_HOSTS  comma-separated host names (default: localhost names)
 COUNTYCARE_SECURE_COOKIES "1" behind HTTPS: secure session/CSRF cookies and HSTS
+COUNTYCARE_ORTHANC_URL    the Orthanc server's REST API (default http://127.0.0.1:8042; `countycare orthanc` starts one)
+COUNTYCARE_ORTHANC_USERNAME / COUNTYCARE_ORTHANC_PASSWORD  its credentials (default user "countycare" and a
+                          password generated once into the data dir, which `countycare orthanc` configures)
+COUNTYCARE_ORTHANC_PUBLIC_URL  the address readers' browsers open studies at (default: COUNTYCARE_ORTHANC_URL)
 """
 
 from __future__ import annotations
@@ -37,17 +41,22 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
-    from_env = os.environ.get("COUNTYCARE_SECRET_KEY")
+    return _generated_secret("COUNTYCARE_SECRET_KEY", "secret_key", 50)
+
+
+def _generated_secret(env_name: str, file_name: str, nbytes: int) -> str:
+    """The environment's value, else a random one generated once into the data dir."""
+    from_env = os.environ.get(env_name)
     if from_env:
         return from_env
-    key_file = DATA_DIR / "secret_key"
+    key_file = DATA_DIR / file_name
     if not key_file.exists():
         # Written owner-only from the first byte (write-then-chmod leaves it readable under the umask for a
         # moment), and linked into place whole: a process starting at the same time keeps the key that won.
-        scratch = DATA_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        scratch = DATA_DIR / f".{file_name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(50))
+            out.write(secrets.token_urlsafe(nbytes))
         try:
             os.link(scratch, key_file)
         except FileExistsError:
@@ -186,6 +195,13 @@ MEDIA_ROOT = DATA_DIR / "media"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 API_TOKEN_TTL_HOURS = int(os.environ.get("COUNTYCARE_API_TOKEN_TTL_HOURS", "12"))
+
+# Orthanc, the DICOM server imaging acquisitions are sent to (diagnostics/imaging.py, docs/operations.md).
+ORTHANC_URL = os.environ.get("COUNTYCARE_ORTHANC_URL", "http://127.0.0.1:8042").rstrip("/")
+ORTHANC_PUBLIC_URL = os.environ.get("COUNTYCARE_ORTHANC_PUBLIC_URL", ORTHANC_URL).rstrip("/")
+ORTHANC_USERNAME = os.environ.get("COUNTYCARE_ORTHANC_USERNAME", "countycare")
+ORTHANC_PASSWORD_FILE = DATA_DIR / "orthanc_password"
+ORTHANC_PASSWORD = _generated_secret("COUNTYCARE_ORTHANC_PASSWORD", ORTHANC_PASSWORD_FILE.name, 24)
 
 LOGGING = {
     "version": 1,
