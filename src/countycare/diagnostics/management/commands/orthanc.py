@@ -15,6 +15,7 @@ from countycare.diagnostics import imaging
 
 class Command(BaseCommand):
     help = "Run the Orthanc DICOM server for imaging (127.0.0.1 only, authentication on) until Ctrl-C"
+    requires_system_checks = []  # runs a separate server; needs neither the database nor the URLs
 
     def add_arguments(self, parser):
         default_port = urllib.parse.urlsplit(settings.ORTHANC_URL).port or 8042
