@@ -6,9 +6,13 @@ import datetime as dt
 import secrets
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import ApiToken, User
+
+# `last_used_at` is kept to the minute: writing it on every call cost each API request a write and a commit.
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 
 
 def issue_token(user: User) -> tuple[str, ApiToken]:
@@ -22,17 +26,23 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
 
 
 def user_for_token(raw: str) -> User | None:
-    """The active user a valid, unexpired token belongs to, else None."""
+    """The active user a valid, unexpired token belongs to, else None. Its `last_used_at` is brought up to date
+    when it is a minute or more behind (a conditional UPDATE: of concurrent requests at most one writes it)."""
     if not raw:
         return None
-    token = (
+    now = timezone.now()
+    token = next(iter(
         ApiToken.objects.select_related("user__organization", "user__practitioner", "user__resident")
-        .filter(digest=ApiToken.digest_of(raw), expires_at__gt=timezone.now(), user__is_active=True)
-        .first()
-    )
+        .filter(digest=ApiToken.digest_of(raw), expires_at__gt=now, user__is_active=True)
+        .order_by()[:1]  # the digest is unique: no ORDER BY to compile
+    ), None)
     if token is None:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    stale = now - LAST_USED_RESOLUTION
+    if token.last_used_at is None or token.last_used_at < stale:
+        ApiToken.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=token.pk).update(
+            last_used_at=now)
+        token.last_used_at = now
     return token.user
 
 
