@@ -168,7 +168,7 @@ def test_authentication_is_on(orthanc_server):
     assert not wrong.alive()
     with pytest.raises(OrthancUnavailable, match="credentials"):
         wrong.system()
-    assert orthanc_server.client().alive()
+    assert orthanc_server.client().alive() and not orthanc_server.client().open_to_anyone()
     config = json.loads(orthanc_server.config_path.read_text())
     assert config["RemoteAccessAllowed"] is False and config["AuthenticationEnabled"] is True
     assert config["DicomServerEnabled"] is False

@@ -8,7 +8,9 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,33 @@ def test_the_demo_starts_one_under_the_data_dir_and_its_images_stay(settings, tm
     assert stat.S_IMODE((tmp_path / "orthanc").stat().st_mode) == 0o700
     with imaging.ensure_demo_server(tmp_path):
         assert client.study(study)["PatientMainDicomTags"]["PatientName"] == "张三"
+
+
+def test_the_demo_refuses_an_orthanc_that_lets_anyone_in(settings, tmp_path):
+    """Debian's own service answers on 8042 without credentials: never used, and the message says why."""
+
+    class OpenOrthanc(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"Version": "1.10.1"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OpenOrthanc)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.ORTHANC_URL = f"http://127.0.0.1:{server.server_port}"
+        assert OrthancClient().alive() and OrthancClient().open_to_anyone()
+        with pytest.raises(OrthancUnavailable, match="systemctl disable --now orthanc"):
+            imaging.ensure_demo_server(tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_demo_does_not_start_a_server_for_another_machine(settings, tmp_path):

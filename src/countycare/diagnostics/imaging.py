@@ -136,6 +136,16 @@ class OrthancClient:
             return False
         return True
 
+    def open_to_anyone(self) -> bool:
+        """True when the server answers without credentials (authentication off, e.g. Debian's own service
+        with its default configuration) — CountyCare refuses to send images there."""
+        anonymous = urllib.request.Request(self.url + "/system", headers={"Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(anonymous, timeout=min(self.timeout, 3.0)) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
     def system(self) -> dict:
         return self._json("GET", "/system")
 
@@ -557,11 +567,22 @@ def ensure_demo_server(data_dir: Path | str | None = None) -> ServerHandle:
 
     client = OrthancClient()
     if client.alive():
+        refuse_open_server(client)
         return ServerHandle(client.url, client.username, settings.ORTHANC_PASSWORD, None, None, None)
     parsed = urllib.parse.urlsplit(settings.ORTHANC_URL)
     if parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise OrthancUnavailable(f"Orthanc不可用 (the Orthanc at {settings.ORTHANC_URL} does not answer)")
     return start_server(data_dir or settings.DATA_DIR, port=parsed.port or 80)
+
+
+def refuse_open_server(client: OrthancClient) -> None:
+    """OrthancUnavailable when the server at the client's URL lets anyone in."""
+    if client.open_to_anyone():
+        raise OrthancUnavailable(
+            f"{client.url}上的Orthanc未开启身份验证，平台不会向其发送影像；如为系统自带服务请停用："
+            f"systemctl disable --now orthanc (the Orthanc at {client.url} answers without credentials — "
+            "probably the Debian service with its default configuration; stop it with `systemctl disable --now "
+            "orthanc` and let `countycare orthanc` run one with authentication on)")
 
 
 def free_port() -> int:

@@ -28,7 +28,12 @@ class Command(BaseCommand):
             raise CommandError("--data-dir must be given to the countycare command itself (it is read before "
                                "settings load): countycare orthanc --data-dir DIR")
         url = f"http://127.0.0.1:{port}"
-        if imaging.OrthancClient(url).alive():
+        running = imaging.OrthancClient(url)
+        if running.alive():
+            try:
+                imaging.refuse_open_server(running)
+            except imaging.OrthancUnavailable as error:
+                raise CommandError(error.message) from error
             self.stdout.write(f"Orthanc is already running at {url} with CountyCare's credentials")
             return
         try:
