@@ -19,6 +19,7 @@ import base64
 import ctypes
 import datetime as dt
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -107,7 +108,7 @@ class OrthancClient:
                 return answer.status, answer.read()
         except urllib.error.HTTPError as error:
             status, detail = error.code, error.read()
-        except (urllib.error.URLError, OSError, TimeoutError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             raise OrthancUnavailable(
                 f"影像服务器（Orthanc）无法连接，请稍后再试或联系管理员 (the imaging server at {self.url} cannot be "
                 f"reached: {getattr(error, 'reason', error)})", detail={"url": self.url}) from error
