@@ -45,6 +45,23 @@ def _posted(community: Community, role: str, **filters: object) -> tuple[Practit
     return (posting.practitioner, posting.organization) if posting else None
 
 
+def demo_reader(community: Community, lead: Organization | None = None) -> tuple[Practitioner, Organization] | None:
+    """The demo's `centre_reader`: a physician of the lead hospital's centres (a senior one where there is one).
+    The generated county makes them a reader of the ECG and imaging centres (synth/diagnostics.py)."""
+    lead = lead or Organization.objects.get(community=community, org_type=OrganizationType.LEAD_HOSPITAL)
+    physicians = [Title.CHIEF_PHYSICIAN, Title.ASSOCIATE_CHIEF_PHYSICIAN]
+    return (
+        _posted(community, Role.CENTRE_READER, organization=lead, practitioner__title__in=physicians)
+        or _posted(
+            community,
+            Role.CENTRE_READER,
+            organization=lead,
+            practitioner__title__in=[*physicians, Title.ATTENDING_PHYSICIAN, Title.RESIDENT_PHYSICIAN],
+        )
+        or _posted(community, Role.CENTRE_READER, organization=lead)
+    )
+
+
 def _cast(community: Community) -> dict[str, tuple[Organization, Practitioner | None, Resident | None]]:
     """Who each demo user is: the village doctor works under the township doctor's branch, and the resident
     user lives in that village and has hypertension, so the scopes can be seen overlapping."""
@@ -91,22 +108,7 @@ def _cast(community: Community) -> dict[str, tuple[Organization, Practitioner | 
         or _posted(community, Role.COUNTY_SPECIALIST, organization=lead),
         lead,
     )
-    put(
-        Role.CENTRE_READER,
-        _posted(
-            community,
-            Role.CENTRE_READER,
-            organization=lead,
-            practitioner__title__in=[
-                Title.CHIEF_PHYSICIAN,
-                Title.ASSOCIATE_CHIEF_PHYSICIAN,
-                Title.ATTENDING_PHYSICIAN,
-                Title.RESIDENT_PHYSICIAN,
-            ],
-        )
-        or _posted(community, Role.CENTRE_READER, organization=lead),
-        lead,
-    )
+    put(Role.CENTRE_READER, demo_reader(community, lead), lead)
     put(Role.PHARMACIST, _posted(community, Role.PHARMACIST, organization=lead), lead)
     put(Role.INSURANCE_OFFICER, _posted(community, Role.INSURANCE_OFFICER, organization=lead), lead)
     put(Role.COMMUNITY_ADMIN, _posted(community, Role.COMMUNITY_ADMIN, organization=lead), lead)

@@ -35,6 +35,8 @@ from countycare.registry.models import (
 
 from .activity import ACTIVITY_APPENDED, ACTIVITY_MODELS, ActivityCounts, load_activity
 from .county import CountyPlan, create_community, load_organizations, load_staff, plan_county
+from .demo import demo_reader
+from .diagnostics import CentresReport, load_centres
 from .load import BulkLoader, TableStats
 from .people import PeopleCounts, load_people
 
@@ -108,6 +110,7 @@ class GenerationReport:
     rebuild_seconds: float = 0.0
     commit_seconds: float = 0.0
     activity: ActivityCounts | None = None
+    centres: CentresReport | None = None
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, in order
     phases_cpu: dict[str, float] = field(default_factory=dict)  # this process's CPU seconds per step
     rebuilt: list[tuple[str, float]] = field(default_factory=list)  # index/key statements after loads, seconds
@@ -151,6 +154,9 @@ def generate_county(
         community = create_community(plan)
         load_organizations(plan, loader)
         practitioners = load_staff(plan, loader)
+        reader = demo_reader(community)
+        centres = load_centres(community.pk, seed=seed, as_of=as_of, loader=loader, population=population,
+                               demo_reader=reader[0].pk if reader else None)
         advance(1)
         lap("organisations and staff")
         advance = progress.phase("居民 residents", population)
@@ -198,6 +204,7 @@ def generate_county(
         rebuild_seconds=loader.rebuild_seconds,
         commit_seconds=commit_seconds,
         activity=year,
+        centres=centres,
         phases=phases,
         phases_cpu=phases_cpu,
         rebuilt=loader.rebuilt,
