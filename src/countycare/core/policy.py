@@ -60,6 +60,9 @@ DEFAULTS = {
         PolicyDefault("care_plan_follow_days", Decimal("180"), "days",
                       "下转随访期限 Days the responsible lead-hospital doctor follows a down-referred patient",
                       "CountyCare default (issue #3)"),
+        PolicyDefault("exam_record_access_days", Decimal("30"), "days",
+                      "诊断中心查阅档案期限 Days a diagnostic centre's readers may read the record of a patient "
+                      "whose exam was sent to their centre", "CountyCare default (issue #4)"),
         PolicyDefault("child_max_age", Decimal("6"), "years", "儿童重点人群年龄上限 Child key population age", DOMAIN),
     ]
 }

@@ -5,6 +5,9 @@
         │                    │  └──release────────┘ └──second_reading──▶ second_reading ──claim (another
         └──reacquire── returned ◀──return (QC, reason)                                     reader)──▶ claimed
     cancel (reason): requested, acquired, returned → cancelled
+    lab results (system: an analyser or a branch LIS over HL7): requested/acquired/claimed ──report_results──▶
+        published ──amend_results──▶ published; preliminary results: requested/acquired ──receive_results──▶
+        acquired
 
 Who may act: the *requester* side (users covering the request's requesting organisation), the *centre* side
 (readers of the centre; `claim` also needs them on duty), or the system. `release` goes back to
@@ -46,6 +49,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("revise", frozenset({S.PUBLISHED}), S.PUBLISHED, Side.CENTRE, True, "修订报告 Revise"),
     Transition("cancel", frozenset({S.REQUESTED, S.ACQUIRED, S.RETURNED}), S.CANCELLED, Side.REQUESTER, True,
                "撤销 Cancel"),
+    Transition("receive_results", frozenset({S.REQUESTED, S.ACQUIRED}), S.ACQUIRED, Side.SYSTEM, False,
+               "收到初步检验结果 Preliminary lab results"),
+    Transition("report_results", frozenset({S.REQUESTED, S.ACQUIRED, S.CLAIMED}), S.PUBLISHED, Side.SYSTEM, False,
+               "发布检验结果 Lab results released"),
+    Transition("amend_results", frozenset({S.PUBLISHED}), S.PUBLISHED, Side.SYSTEM, False,
+               "更正检验结果 Lab results corrected"),
 )
 BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
 TERMINAL = frozenset({S.CANCELLED})
