@@ -309,8 +309,10 @@ def centre_for(*, exam_type: ExamType, organization: Organization) -> Centre:
 
 
 def accession_number(kind: str, day: dt.date, sequence: int) -> str:
-    """"ECG-20260302-0001": the centre kind, the local day of the request and the day's sequence."""
-    return f"{ACCESSION_PREFIX[kind]}-{day:%Y%m%d}-{sequence:04d}"
+    """"ECG-260302-0001": the centre kind, the local day of the request (YYMMDD) and the day's sequence (at
+    least four digits). 15 characters up to 9,999 a day and 16 up to 99,999: a DICOM AccessionNumber (VR SH)
+    holds at most 16."""
+    return f"{ACCESSION_PREFIX[kind]}-{day:%y%m%d}-{sequence:04d}"
 
 
 def _next_sequence(prefix: str) -> int:
@@ -591,75 +593,47 @@ def attach_ecg(*, user: Any, request: ExamRequest, files: Sequence[UploadedFile]
                                           "rank": rank})
 
 
-def _dicom_text(dataset: Any, keyword: str) -> str:
-    value = dataset.get(keyword, "") if hasattr(dataset, "get") else getattr(dataset, keyword, "")
-    return str(value or "").strip()
-
-
-def _same_person(name: str, resident: Resident) -> bool:
-    spoken = "".join(ch for ch in name if ch not in "^ =").lower()
-    return bool(spoken) and spoken in {resident.name.lower(), (resident.name_pinyin or "").replace(" ", "").lower()}
-
-
-def _check_study(datasets: list[Any], request: ExamRequest) -> str:
-    """The instances are one study of this request's patient and modality; returns its Study Instance UID."""
+def _check_patient(datasets: list[Any], request: ExamRequest) -> None:
+    """Each instance is this request's: its AccessionNumber, when set, is the request's; its PatientID, when set,
+    is the resident's platform id (uuid) or national ID; and at least one of the two ties it to the request.
+    The patient's name alone is not enough (namesakes are common)."""
     resident = request.resident
-    known_ids = {str(resident.uuid), request.accession_number, resident.national_id or ""} - {""}
-    studies = {_dicom_text(d, "StudyInstanceUID") for d in datasets}
-    if len(studies) != 1:
-        raise InvalidInput("一次只能上传同一检查（Study）的影像 (upload the instances of one study at a time)",
-                           field="files")
-    expected = request.exam_type.modality.upper()
-    radiography = {"DX", "CR"}
+    known_ids = {str(resident.uuid), resident.national_id or ""} - {""}
     for d in datasets:
-        accession = _dicom_text(d, "AccessionNumber")
+        accession = str(d.get("AccessionNumber", "") or "").strip()
+        patient_id = str(d.get("PatientID", "") or "").strip()
         if accession and accession != request.accession_number:
             raise InvalidInput(f"影像的检查号 {accession} 与申请 {request.accession_number} 不符 (the study's "
                                f"accession number is another request's)", field="files")
-        if not accession and _dicom_text(d, "PatientID") not in known_ids and not _same_person(
-                _dicom_text(d, "PatientName"), resident):
-            raise InvalidInput("影像的患者信息与申请的居民不符 (the images are of another patient)", field="files")
-        modality = _dicom_text(d, "Modality").upper()
-        if expected and modality != expected and not {modality, expected} <= radiography:
-            raise InvalidInput(f"影像设备类型 {modality or '未知'} 与检查项目 {expected} 不符 "
-                               f"(the modality does not fit the exam)", field="files")
-    return studies.pop()
-
-
-def _series_refs(series: Any) -> list[dict[str, Any]]:
-    refs = []
-    for s in series or []:
-        tags = s.get("MainDicomTags", {}) if isinstance(s, dict) else {}
-        refs.append({
-            "orthanc_id": s.get("ID") or s.get("orthanc_id", ""),
-            "uid": tags.get("SeriesInstanceUID") or s.get("uid", ""),
-            "modality": tags.get("Modality") or s.get("modality", ""),
-            "description": tags.get("SeriesDescription") or s.get("description", ""),
-            "instances": list(s.get("Instances") or s.get("instances") or []),
-        })
-    return refs
+        if patient_id and patient_id not in known_ids:
+            raise InvalidInput(f"影像的患者编号（{patient_id}）与申请的居民不符 (the image's PatientID is not this "
+                               f"request's patient)", field="files")
+        if not accession and not patient_id:
+            raise InvalidInput("影像既无检查号也无患者编号，无法核对患者 (the image has neither an accession "
+                               "number nor a PatientID to check the patient by)", field="files")
 
 
 def attach_dicom(*, user: Any, request: ExamRequest, files: Sequence[UploadedFile], expected_version: int,
                  channel: str = "web", now: dt.datetime | None = None) -> Acquisition:
     """Send DICOM instances to Orthanc (imaging.OrthancClient), keep study and series references, move the
     request to acquired. 422 if a file is not DICOM or the patient/modality does not fit; 503 if Orthanc is
-    unreachable; nothing is stored in either case."""
+    unreachable; nothing is stored in either case (instances sent before a failure are deleted again)."""
     from . import imaging
 
     step = _precheck_acquire(user, request, expected_version, (CentreKind.IMAGING,))
     _check_files(files, limit=MAX_DICOM_FILES)
     now = _now(now)
-    datasets = [imaging.check_dicom(bytes(f.content)) for f in files]
-    study_uid = _check_study(datasets, request)
+    contents = [bytes(f.content) for f in files]
+    datasets = imaging.check_upload(contents, modality=request.exam_type.modality)
+    _check_patient(datasets, request)
     client = imaging.OrthancClient()
-    uploaded = [client.upload(bytes(f.content)) for f in files]
-    study_id = next((u.get("ParentStudy") for u in uploaded if isinstance(u, dict) and u.get("ParentStudy")), "")
-    series = _series_refs(client.series_of(study_id)) if study_id else []
-    acquisition = {"kind": AcquisitionKind.DICOM, "orthanc_study_id": str(study_id)[:64],
-                   "study_instance_uid": study_uid[:64], "series": series}
+    uploaded = client.upload_all(contents)
+    references = client.references(uploaded[0]["ParentStudy"])
+    acquisition = {"kind": AcquisitionKind.DICOM, "orthanc_study_id": references["orthanc_study_id"][:64],
+                   "study_instance_uid": references["study_instance_uid"][:64], "series": references["series"]}
     return _acquire(user, request, step, expected_version=expected_version, now=now, channel=channel,
-                    acquisition=acquisition, detail={"study": study_uid, "instances": len(files)})
+                    acquisition=acquisition, detail={"study": references["study_instance_uid"],
+                                                     "instances": len(files)})
 
 
 def _slide_type(f: UploadedFile) -> str:
