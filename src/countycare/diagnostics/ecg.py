@@ -51,6 +51,7 @@ AF_RAPID_BPM = 120.0
 WIDE_QRS_MS = 120
 LONG_QTC_MS = 500
 IRREGULAR_CV = 0.10  # RR coefficient of variation
+IRREGULAR_CV_WITH_P = 0.15  # … or this much when the median beat still shows a P wave (ectopy, not AF)
 IRREGULAR_SUCCESSIVE = 0.50  # share of successive RR differences larger than 10 % of the mean RR
 POOR_QUALITY = 0.50  # mean of neurokit2's averageQRS quality (0..1)
 
@@ -436,6 +437,33 @@ def _wave_templates(heart_rate: float, sample_rate: int, wide: bool) -> tuple[np
     return np.vstack(rows), before
 
 
+def simulated_intervals(heart_rate: float, *, wide: bool = False, visible_mv: float = 0.025) -> dict[str, float]:
+    """The PR, QRS and QT (ms) that `simulate` builds at this rate (noise-free), read as a reader would: a
+    wave starts or ends where it departs from the baseline by `visible_mv` (0.25 mm on paper). QRS from the
+    earliest onset to the latest offset over the eight independent leads, P in lead II, QT to the latest T
+    end in II and V2–V5. Used to measure the pre-read's interval agreement."""
+    rate = 2000
+    waves, r_index = _wave_templates(heart_rate, rate, wide)
+    t = (np.arange(waves.shape[1]) - r_index) / rate * 1000
+
+    def extent(trace: np.ndarray) -> tuple[float, float] | None:
+        visible = np.flatnonzero(np.abs(trace) >= visible_mv)
+        return (t[visible[0]], t[visible[-1]]) if len(visible) else None
+
+    def lead_amplitudes(name: str) -> np.ndarray:
+        a = np.array(_WAVE_AMPLITUDES[name], dtype=float)
+        if wide:
+            a[4] = (-1.0 if a[2] + a[3] >= 0 else 1.0) * abs(a[4])
+        return a
+
+    qrs = [extent(lead_amplitudes(n)[1:4] @ waves[1:4]) for n in INDEPENDENT_LEADS]
+    qrs_on = min(e[0] for e in qrs if e)
+    qrs_off = max(e[1] for e in qrs if e)
+    p_on = extent(lead_amplitudes("II")[0] * waves[0])[0]
+    t_end = max(e[1] for e in (extent(lead_amplitudes(n)[4] * waves[4]) for n in _T_LEADS) if e)
+    return {"pr": qrs_on - p_on, "qrs": qrs_off - qrs_on, "qt": t_end - qrs_on}
+
+
 def simulate(*, heart_rate: float, rhythm: str = "sinus", duration: float = 10, sample_rate: int = 500,
              seed: int = 0) -> Recording:
     """A 12-lead recording at a known rate and rhythm. Beat shapes come from neurokit2's ECGSYN model (one
@@ -471,12 +499,15 @@ def simulate(*, heart_rate: float, rhythm: str = "sinus", duration: float = 10, 
         phase = rng.uniform(0, 2 * np.pi)
         resp = 0.025 * np.sin(2 * np.pi * 0.25 * k * rr_mean + phase)
         rr = rr_mean * (1 + resp + rng.normal(0, 0.008, count))
-    r_times = rng.uniform(0.1, 0.9) * rr_mean + np.concatenate([[0.0], np.cumsum(rr[:-1])])
-    # When RR is irregular the mean rate must still be the asked one over the recording.
+    first = rng.uniform(0.1, 0.9) * rr_mean
+    r_times = first + np.concatenate([[0.0], np.cumsum(rr[:-1])])
+    # When RR is irregular the mean RR of the beats inside the recording must still be the asked one.
     if rhythm == "af":
-        inside = r_times[r_times < duration]
-        if len(inside) > 2:
-            r_times = inside[0] + (r_times - inside[0]) * (rr_mean / np.diff(inside).mean())
+        for _ in range(5):
+            inside = r_times[r_times < duration - 0.05]
+            if len(inside) < 3:
+                break
+            r_times = first + (r_times - first) * (rr_mean / np.diff(inside).mean())
     width = waves.shape[1]
     offset = width  # pad so beats overhanging either end are cut cleanly
     canvas = np.zeros((5, n + 2 * width))
@@ -493,7 +524,7 @@ def simulate(*, heart_rate: float, rhythm: str = "sinus", duration: float = 10, 
         if rhythm == "af":
             a[0] = 0.0
         if rhythm == "wide_qrs":  # secondary repolarisation change: T opposite to the main QRS deflection
-            a[4] = -np.sign(a[2] + a[3]) * abs(a[4])
+            a[4] = (-1.0 if a[2] + a[3] >= 0 else 1.0) * abs(a[4])
         out[:, LEADS.index(name)] = a @ per_wave
     if rhythm == "af":  # f waves: a few drifting 4–8 Hz components, largest in V1 and the inferior leads
         f = np.zeros(n)
@@ -554,6 +585,7 @@ ANALYSIS_RATE = 500  # Hz: recordings sampled faster are resampled first (the co
 _RHYTHM_LEADS = ("II", "V5", "I", "aVF", "V2", "V1")  # R peaks: lead II, or the best of these if II is poor
 _T_LEADS = ("II", "V2", "V3", "V4", "V5")  # QT: the longest measurable of these
 P_MIN_MV = 0.05  # a P wave on the median beat smaller than this counts as absent
+MIN_RR_S = 0.2  # shortest RR the detector accepts (neurokit2 defaults to 0.3 s, missing beats of fast AF)
 
 
 def _algorithm() -> str:
@@ -569,10 +601,13 @@ def _detect(signal: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
 
     cleaned = nk.ecg_clean(signal, sampling_rate=rate, method="neurokit")
     try:
-        _, info = nk.ecg_peaks(cleaned, sampling_rate=rate, method="neurokit")
+        _, info = nk.ecg_peaks(cleaned, sampling_rate=rate, method="neurokit", mindelay=MIN_RR_S)
         peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
     except Exception:  # neurokit2 raises on signals without detectable beats
         peaks = np.array([], dtype=int)
+    if len(peaks) >= 3:  # in long pauses the adaptive threshold lets f waves or noise through: drop tiny "beats"
+        amplitude = np.abs(cleaned[peaks])
+        peaks = peaks[amplitude >= 0.35 * float(np.median(amplitude))]
     return cleaned, peaks
 
 
@@ -649,7 +684,7 @@ def _t_end(beat: np.ndarray, baseline: float, start: int, stop: int, rate: int) 
     seg = beat[start:stop] - baseline
     k = int(np.argmax(np.abs(seg)))
     amplitude = seg[k]
-    if abs(amplitude) < 0.05:
+    if abs(amplitude) < 0.05 or k == len(seg) - 1:  # none, or still rising at the window's end (next P)
         return None
     sign = 1.0 if amplitude > 0 else -1.0
     peak = start + k
@@ -669,13 +704,14 @@ def _t_end(beat: np.ndarray, baseline: float, start: int, stop: int, rate: int) 
 
 def _p_onset(beat: np.ndarray, baseline: float, start: int, stop: int) -> int | None:
     """P wave onset on the median beat between `start` and `stop` (before the QRS): the largest deflection
-    from the baseline of at least P_MIN_MV, followed back to a fifth of its height. None if no P wave."""
+    from the baseline of at least P_MIN_MV, its onset by the tangent at the steepest point of its rising
+    limb extended back to the baseline. None if no P wave."""
     if stop - start < 5:
         return None
     seg = beat[start:stop] - baseline
     k = int(np.argmax(np.abs(seg)))
     amplitude = seg[k]
-    if abs(amplitude) < P_MIN_MV:
+    if abs(amplitude) < P_MIN_MV or k < 3 or k == len(seg) - 1:
         return None
     sign = 1.0 if amplitude > 0 else -1.0
     j = k
@@ -683,7 +719,13 @@ def _p_onset(beat: np.ndarray, baseline: float, start: int, stop: int) -> int | 
         j -= 1
     if j == 0:  # the deflection runs into the window's edge: a T wave or wander, not a P wave
         return None
-    return start + j
+    rising = seg[:k + 1] * sign
+    slope = np.diff(rising)  # per sample
+    i = int(np.argmax(slope))
+    if slope[i] <= 0:
+        return None
+    onset = i - rising[i] / slope[i]
+    return start + int(round(max(0.0, onset)))
 
 
 def analyse(recording: Recording) -> PreRead:
@@ -757,11 +799,13 @@ def analyse(recording: Recording) -> PreRead:
             def base(m: np.ndarray) -> float:
                 return float(np.mean(m[pre:max(pre + 1, on - int(0.005 * rate))]))
 
+            # the T wave peaks before the next beat's P wave (≈ 0.22 s before its R)
+            t_stop = min(before + after, before + int(max(0.6 * typical_rr, typical_rr - 0.22) * rate))
             ends = []
             for name in _T_LEADS:
                 if name in medians:
                     m = medians[name]
-                    end = _t_end(m, base(m), off + int(0.06 * rate), len(m), rate)
+                    end = _t_end(m, base(m), off + int(0.06 * rate), t_stop, rate)
                     if end is not None:
                         ends.append(end)
             if ends:
@@ -783,7 +827,7 @@ def analyse(recording: Recording) -> PreRead:
         if quality < POOR_QUALITY:
             pr = qrs = qt = qtc = None
         irregular = (len(rr) >= 4 and rr_cv > IRREGULAR_CV and successive >= IRREGULAR_SUCCESSIVE
-                     and (not p_present or rr_cv > 2 * IRREGULAR_CV))
+                     and (not p_present or rr_cv > IRREGULAR_CV_WITH_P))
         if irregular:
             pr = None  # no PR without a P wave before each QRS
         if heart_rate < BRADY_BPM:
@@ -800,7 +844,7 @@ def analyse(recording: Recording) -> PreRead:
                 flags.append("af_rapid")
         if qrs is not None and qrs >= WIDE_QRS_MS:
             flags.append("wide_qrs")
-        if qtc is not None and qtc > LONG_QTC_MS:
+        if qtc is not None and qtc > LONG_QTC_MS and not irregular:  # QT on a median of unequal cycles: no flag
             flags.append("long_qt")
     if quality < POOR_QUALITY or len(peaks) < 3:
         flags.append("poor_signal")
