@@ -102,7 +102,7 @@ def main() -> None:
             return hr < 40 or hr > 150 or (rhythm == "af" and hr > 120)
 
         confusion("critical vs HR<40, >150, AF>120", critical_truth, lambda r: r[4].critical, clean)
-        for name, index, wide_only in (("PR", 0, None), ("QRS", 1, None), ("QT", 2, None)):
+        for name, index in (("PR", 0), ("QRS", 1), ("QT", 2)):
             diffs = []
             missing = 0
             for r in clean:
@@ -125,7 +125,7 @@ def main() -> None:
     misses = [r for r in rows if r[1] != "noisy" and (r[4].heart_rate is None or abs(r[4].heart_rate - r[2]) > 5)]
     for fs, rhythm, hr, seed, pre in misses[:10]:
         print(f"rate off by > 5/min: {fs} Hz {rhythm} {hr:g}/min seed {seed}: {pre.heart_rate} {pre.flags}")
-    for fs, rhythm, hr, seed, pre in [r for r in rows if r[1] == "af" and "irregular" not in r[4].flags][:10]:
+    for fs, _rhythm, hr, seed, pre in [r for r in rows if r[1] == "af" and "irregular" not in r[4].flags][:10]:
         print(f"AF not flagged: {fs} Hz {hr:g}/min seed {seed}: rate {pre.heart_rate}, RR CV {pre.rr_cv}, "
               f"PR {pre.pr_ms}")
     false_critical = [r for r in rows if r[1] != "noisy" and r[4].critical
