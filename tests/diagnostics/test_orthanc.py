@@ -192,6 +192,9 @@ def test_the_client_reads_the_settings(settings):
     settings.ORTHANC_PASSWORD = "secret"
     client = OrthancClient()
     assert client.url == client.public_url == "http://127.0.0.1:9"
+    settings.ORTHANC_PUBLIC_URL = "https://pacs.example.org"
+    assert OrthancClient().public_url == "https://pacs.example.org"
+    assert OrthancClient("http://127.0.0.1:18042").public_url == "http://127.0.0.1:18042"  # another server
     assert "secret" not in repr(client)
 
 

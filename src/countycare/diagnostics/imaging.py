@@ -78,13 +78,15 @@ class OrthancClient:
 
     def __init__(self, url: str | None = None, username: str | None = None, password: str | None = None,
                  *, public_url: str | None = None, timeout: float = TIMEOUT) -> None:
-        if url is None or username is None or password is None or public_url is None:
+        if url is None or username is None or password is None:
             from django.conf import settings
 
-            url = url or settings.ORTHANC_URL
+            if url is None:  # the configured server, and the address its links are opened at
+                url = settings.ORTHANC_URL
+                public_url = public_url or getattr(settings, "ORTHANC_PUBLIC_URL", "")
             username = settings.ORTHANC_USERNAME if username is None else username
             password = settings.ORTHANC_PASSWORD if password is None else password
-            public_url = public_url or getattr(settings, "ORTHANC_PUBLIC_URL", "") or url
+        public_url = public_url or url
         self.url = url.rstrip("/")
         self.public_url = public_url.rstrip("/")
         self.username = username
