@@ -265,7 +265,8 @@ def read_csv(content: bytes, sample_rate: int | None = None) -> Recording:
     with a unit suffix such as `II (uV)`), optionally a time column (`time`, `time_ms`, `t (s)`, …; seconds
     or milliseconds, told by its name or its spacing) and one row per sample. The sampling rate comes from
     the time column, the `sample_rate` argument or a leading comment line `# sample_rate=500`; they must
-    agree. Separators: comma, semicolon or tab. Units: mV unless a suffix says µV (docs/ecg-preread.md).
+    agree. Separators: comma, semicolon or tab. Units: a suffix says mV or µV; without one, mV unless the
+    values can only be µV (`_guess_microvolts`).
     Raises InvalidInput."""
     try:
         text = content.decode("utf-8-sig")
@@ -347,7 +348,26 @@ def read_csv(content: bytes, sample_rate: int | None = None) -> Recording:
         raise _invalid("CSV 的采样率前后不一致：" + "，".join(f"{k} {v:g} Hz" for k, v in rates.items()),
                        "the CSV's sample rates disagree: " + ", ".join(f"{k} {v:g} Hz" for k, v in rates.items()))
     signals = table[:, lead_cols] * np.array(scales)
+    if not any(_UNIT_SUFFIX.match(header[i]) for i in lead_cols):
+        signals = _guess_microvolts(signals)
     return _standardise(found[0], names, signals, source="CSV")
+
+
+def _guess_microvolts(signals: np.ndarray) -> np.ndarray:
+    """Values without a unit are mV, unless they can only be µV. A surface ECG stays within a few mV (a QRS
+    rarely exceeds 4–5 mV): if the largest deflections (99.5th percentile of the distance from each lead's
+    median) exceed 50 they are µV (0.05 mV in µV is already a tiny trace); between 15 and 50 it cannot be
+    told, and the file is refused rather than guessed."""
+    if signals.size == 0 or not np.isfinite(signals).all():
+        return signals
+    deflection = float(np.percentile(np.abs(signals - np.median(signals, axis=0)), 99.5))
+    if deflection > 50:
+        return signals / 1000.0
+    if deflection > 15:
+        raise _invalid("CSV 电压单位无法判断（数值既不像 mV 也不像 µV）：请在表头写明，如 II (mV) 或 II (uV)",
+                       "the CSV's voltage unit cannot be told (neither like mV nor like µV): say it in the "
+                       "header, e.g. II (mV) or II (uV)")
+    return signals
 
 
 def _is_number(cell: str) -> bool:
