@@ -198,3 +198,13 @@ def test_render_svg_keeps_the_qrs_peaks():
     # R ≈ 1.1 mV above the median: ≈ 11 mm above the baseline on paper, not flattened by the decimation
     height = (max(ys) - min(ys)) / ecg.MM_PER_MV
     assert height == pytest.approx(float(np.ptp(lead_ii)), abs=0.15)
+
+
+def test_cleaning_is_neurokit2s():
+    import neurokit2 as nk
+
+    for sample_rate in (250, 500, 1000):
+        rec = ecg.simulate(heart_rate=70, rhythm="noisy", sample_rate=sample_rate, seed=1)
+        np.testing.assert_allclose(ecg._clean(rec.lead("II"), sample_rate),
+                                   nk.ecg_clean(rec.lead("II"), sampling_rate=sample_rate, method="neurokit"),
+                                   atol=1e-9)
