@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
 
+import countycare.diagnostics.fhir  # noqa: F401  (exam requests, ECG measurements, DiagnosticReport, ImagingStudy, …)
 import countycare.records.fhir  # noqa: F401  (registers Encounter, Condition, Observation)
 import countycare.referrals.fhir  # noqa: F401  (registers ServiceRequest, Task, CarePlan)
 import countycare.registry.fhir  # noqa: F401  (registers Patient, Organization, Practitioner, PractitionerRole)
@@ -55,6 +56,14 @@ def version_endpoint(
     return fhir.read_interaction(request, user, handler, resource_id, version_id)
 
 
+@fhir.fhir_endpoint()
+def history_endpoint(request: HttpRequest, user: Any, resource_type: str, resource_id: str) -> HttpResponse:
+    handler = fhir.resource_handler(resource_type)
+    if request.method != "GET":
+        raise fhir.method_not_allowed(["GET"])
+    return fhir.history_interaction(request, user, handler, resource_id)
+
+
 @fhir.fhir_endpoint(public=True)
 def unknown(request: HttpRequest, user: Any) -> HttpResponse:
     raise fhir.FhirError(404, f"未知的 FHIR 地址 (unknown FHIR path {request.path[:100]})", code="not-found")
@@ -64,6 +73,7 @@ urlpatterns = [
     path("metadata", metadata, name="fhir-metadata"),
     path("<str:resource_type>", type_endpoint, name="fhir-type"),
     path("<str:resource_type>/<str:resource_id>", instance_endpoint, name="fhir-instance"),
+    path("<str:resource_type>/<str:resource_id>/_history", history_endpoint, name="fhir-history"),
     path(
         "<str:resource_type>/<str:resource_id>/_history/<str:version_id>",
         version_endpoint,

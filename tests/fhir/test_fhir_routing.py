@@ -5,9 +5,9 @@ from tests.fhir.conftest import outcome, patient_body, snapshot
 
 
 def test_an_unsupported_resource_type_is_a_404(county, fhir_as):
-    issues = outcome(fhir_as("community_admin").get("/fhir/DiagnosticReport"), 404)
+    issues = outcome(fhir_as("community_admin").get("/fhir/Immunization"), 404)
     assert issues[0]["code"] == "not-supported"
-    outcome(fhir_as("community_admin").post("/fhir/DiagnosticReport", {"resourceType": "DiagnosticReport"}), 404)
+    outcome(fhir_as("community_admin").post("/fhir/Immunization", {"resourceType": "Immunization"}), 404)
 
 
 def test_an_unknown_path_is_a_404(county, fhir_as):

@@ -8,8 +8,9 @@ resource type:
 - authentication (`Authorization: Bearer <token>` or the Django session, CSRF-checked for writes);
 - parsing: JSON body → `fhir.resources` R4B model (pydantic errors → 400 OperationOutcome), required
   bindings that `fhir.resources` does not check (gender, Identifier.use, ContactPoint.system …);
-- the interactions read, vread (current version only), search-type, create (201, Location, ETag,
-  Idempotency-Key) and update (If-Match → 412 when stale);
+- the interactions read, vread (current version only, unless the handler keeps versions), history-instance
+  (handlers that keep versions), search-type, create (201, Location, ETag, Idempotency-Key) and update
+  (If-Match → 412 when stale);
 - search parameters: `_count`/`page` paging, repeated parameters are AND, comma-separated values are OR,
   date prefixes (eq, ne, lt, le, gt, ge) on partial dates, tokens `system|code`, references;
 - errors: every DomainError becomes an OperationOutcome with its status; nothing a client sends gives a 500.
@@ -139,10 +140,25 @@ class ResourceHandler:
     field_expressions: ClassVar[dict[str, str]] = {}
     # what the CapabilityStatement promises; a type that refuses create or update (405) leaves them out
     interactions: ClassVar[tuple[str, ...]] = ("read", "vread", "search-type", "create", "update")
+    # True when every version stays readable (vread of an old version, GET [type]/[id]/_history)
+    keeps_history: ClassVar[bool] = False
 
     def read(self, user: Any, resource_id: str) -> Any:
         """The object behind a read in the user's scope (audited if it is patient data); else NotFound."""
         raise NotImplementedError
+
+    def read_version(self, user: Any, resource_id: str, version_id: str) -> Any:
+        """One version of the resource (vread). Only the current version unless the handler keeps history."""
+        obj = self.read(user, resource_id)
+        if version_id != self.version(obj):
+            raise FhirError(404, f"只保留当前版本 (only the current version {self.version(obj)} is kept)",
+                            code="not-found")
+        return obj
+
+    def history(self, user: Any, resource_id: str) -> list[Any]:
+        """Every version of the resource, newest first (handlers with `keeps_history`)."""
+        raise FhirError(404, f"{self.resource_type} 不保留历史版本 (no version history is kept for "
+                             f"{self.resource_type})", code="not-supported")
 
     def read_for_update(self, user: Any, resource_id: str) -> Any:
         return self.read(user, resource_id)
@@ -548,11 +564,42 @@ def resource_headers(request: HttpRequest, handler: ResourceHandler, obj: Any, *
 
 def read_interaction(request: HttpRequest, user: Any, handler: ResourceHandler, resource_id: str,
                      version_id: str | None = None) -> HttpResponse:
-    obj = handler.read(user, resource_id)
-    if version_id is not None and version_id != handler.version(obj):
-        raise FhirError(404, f"只保留当前版本 (only the current version {handler.version(obj)} is kept)",
-                        code="not-found")
+    if version_id is None:
+        obj = handler.read(user, resource_id)
+    else:
+        obj = handler.read_version(user, resource_id, version_id)
     return fhir_response(handler.to_fhir(obj), headers=resource_headers(request, handler, obj))
+
+
+def history_interaction(request: HttpRequest, user: Any, handler: ResourceHandler, resource_id: str
+                        ) -> HttpResponse:
+    """GET [type]/[id]/_history: a Bundle of type history with every version, newest first."""
+    if any(key not in RESULT_PARAMETERS for key in request.GET):
+        raise FhirError(400, "历史查询不支持参数 (_history takes no parameters here)", code="not-supported")
+    versions = handler.history(user, resource_id)
+    base = base_url(request)
+    entries = []
+    for obj in versions:
+        version = handler.version(obj)
+        updated = handler.last_updated(obj)
+        entries.append({
+            "fullUrl": f"{base}/{handler.resource_type}/{handler.resource_id(obj)}",
+            "resource": handler.to_fhir(obj),
+            "request": {"method": "POST" if version == "1" else "PUT",
+                        "url": f"{handler.resource_type}/{handler.resource_id(obj)}"},
+            "response": {"status": "201 Created" if version == "1" else "200 OK", "etag": etag(version),
+                         **({"lastModified": instant(updated)} if updated is not None else {})},
+        })
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": len(entries),
+        "link": [{"relation": "self", "url": request.build_absolute_uri()}],
+        "entry": entries,
+    }
+    if not entries:
+        del bundle["entry"]
+    return fhir_response(bundle)
 
 
 def search_interaction(request: HttpRequest, user: Any, handler: ResourceHandler) -> HttpResponse:
@@ -648,6 +695,10 @@ INTERACTION_NOTES = {
     "vread": "Only the current version is kept.",
     "update": 'Conditional on If-Match: W/"<versionId>" when sent.',
 }
+HISTORY_NOTES = {
+    "vread": "Every version is kept: GET [type]/[id]/_history/[vid].",
+    "history-instance": "GET [type]/[id]/_history: every version, newest first.",
+}
 
 
 def capability_statement(request: HttpRequest, *, software_version: str) -> dict[str, Any]:
@@ -659,15 +710,16 @@ def capability_statement(request: HttpRequest, *, software_version: str) -> dict
             {"name": name, "type": param.type, "documentation": param.documentation}
             for name, param in handler.search_params.items() if name != "_id"
         ]
+        notes = INTERACTION_NOTES | (HISTORY_NOTES if handler.keeps_history else {})
         resources.append({
             "type": handler.resource_type,
             "documentation": handler.documentation,
             "interaction": [
-                {"code": code, **({"documentation": INTERACTION_NOTES[code]} if code in INTERACTION_NOTES else {})}
+                {"code": code, **({"documentation": notes[code]} if code in notes else {})}
                 for code in handler.interactions
             ],
             "versioning": "versioned-update" if "update" in handler.interactions else "versioned",
-            "readHistory": False,
+            "readHistory": handler.keeps_history,
             "updateCreate": False,
             "conditionalCreate": False,
             "conditionalUpdate": False,

@@ -1,6 +1,10 @@
 """The shared record as FHIR R4 resources: Encounter, Condition (encounter diagnoses and the problem list) and
 Observation.
 
+`CombinedHandler` serves one resource type from the tables of several apps (ServiceRequest: referrals and exam
+requests; Observation: these observations and the ECG pre-read's measurements): an app adds its part with
+`register_part`.
+
 Reads and searches go through the scope (`core.scope.resident_filter`, via the registry's and this app's
 queries) and every row handed out is audited on the `fhir` channel. Creates are mapped onto the records
 services (`record_encounter`, `add_diagnoses`, `record_observations`), which keep every rule; this module
@@ -17,7 +21,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db import transaction
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, F, Q, QuerySet, Value
 from django.utils import timezone
 from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
@@ -106,6 +110,7 @@ CLINICIANS = frozenset({Role.VILLAGE_DOCTOR, Role.TOWNSHIP_DOCTOR, Role.COUNTY_S
 compact = registry_fhir.compact
 uuid_or_none = registry_fhir.uuid_or_none
 NOTHING = Q(pk__in=[])
+EVERYTHING = Q(pk__isnull=False)  # not Q(): `Q() | x` is simplified to `x`
 
 
 # --------------------------------------------------------------------------------------------- shared helpers
@@ -326,6 +331,8 @@ class PatientDataHandler(fhir.ResourceHandler):
     write_roles: ClassVar[frozenset[str]] = CLINICIANS
     ordering: ClassVar[tuple[str, ...]] = ("-id",)
     interactions: ClassVar[tuple[str, ...]] = ("read", "vread", "search-type", "create")
+    # the table behind the type (a part of a CombinedHandler says which objects are its own by it)
+    row_model: ClassVar[type[Any] | None] = None
 
     def scoped(self, user: Any) -> QuerySet[Any]:
         """The rows the user may see, with what `to_fhir` needs joined (no audit)."""
@@ -365,6 +372,205 @@ class PatientDataHandler(fhir.ResourceHandler):
             obj = write()
             within(obj)
         return obj
+
+    # --- as a part of a CombinedHandler ---
+
+    def owns(self, obj: Any) -> bool:
+        return self.row_model is not None and isinstance(obj, self.row_model)
+
+    def claim(self, resource: Any) -> int:
+        """How surely a resource sent to create is this part's: 2 by its code, 1 by its category, 0 not."""
+        return 0
+
+    def key_sets(self, user: Any, condition: Q, tag: str) -> list[QuerySet[Any]]:
+        """The matches in the user's scope as (time, tag, id) rows, for one page over every part; each set's
+        count() adds to the total."""
+        field = self.ordering[0].lstrip("-")
+        return [
+            self.scoped(user).filter(condition).order_by().annotate(
+                combined_at=F(field), combined_part=Value(tag, output_field=CharField()), combined_row=F("id"),
+            ).values_list("combined_at", "combined_part", "combined_row")
+        ]
+
+    def rows_for(self, user: Any, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+        """The objects behind (tag, id) keys of `key_sets`."""
+        tags = {row: tag for tag, row in keys}
+        return {(tags[obj.id], obj.id): obj for obj in self.scoped(user).filter(id__in=list(tags))}
+
+    def audit_rows(self, user: Any, rows: list[Any], *, action: str, query: str = "") -> None:
+        audit_handed_out(user, rows, object_type=self.object_type, action=action, query=query)
+
+
+COMBINED = "combined_part"  # the leaf of a CombinedHandler's search condition: one Q per part
+
+
+class CombinedHandler(fhir.ResourceHandler):
+    """One FHIR resource type served from the tables of several apps, each a PatientDataHandler `part`:
+
+    - read asks each part in turn (ids are uuids of different tables, or of a form only one part takes);
+    - search runs the same parameters over every part (a parameter a part does not know matches none of its
+      rows) and pages over all of them newest first with one UNION ALL of (time, part, id); each part audits
+      the rows it handed out;
+    - create goes to the part that claims the resource most surely (by its code, else its category); when
+      none does, to the first part, whose refusal says what it expected;
+    - everything about one object (id, version, mapping) is asked of the part that owns it."""
+
+    def __init__(self, *parts: PatientDataHandler) -> None:
+        self.parts = list(parts)
+
+    @property
+    def resource_type(self) -> str:  # type: ignore[override]
+        return self.parts[0].resource_type
+
+    @property
+    def model(self) -> Any:  # type: ignore[override]
+        return self.parts[0].model
+
+    @property
+    def documentation(self) -> str:  # type: ignore[override]
+        return " — ".join(part.documentation for part in self.parts if part.documentation)
+
+    @property
+    def search_params(self) -> dict[str, fhir.SearchParam]:  # type: ignore[override]
+        merged: dict[str, fhir.SearchParam] = {}
+        for part in self.parts:
+            for name, param in part.search_params.items():
+                if name in merged and param.documentation not in merged[name].documentation:
+                    param = fhir.SearchParam(param.type, f"{merged[name].documentation}; {param.documentation}")
+                merged[name] = param
+        return merged
+
+    @property
+    def field_expressions(self) -> dict[str, str]:  # type: ignore[override]
+        merged: dict[str, str] = {}
+        for part in reversed(self.parts):
+            merged |= part.field_expressions
+        return merged
+
+    @property
+    def interactions(self) -> tuple[str, ...]:  # type: ignore[override]
+        offered = {code for part in self.parts for code in part.interactions}
+        order = ("read", "vread", "history-instance", "search-type", "create", "update")
+        return tuple(code for code in order if code in offered)
+
+    @property
+    def not_found(self) -> str:
+        return (f"未找到该 {self.resource_type}，或不在您的管辖范围内 ({self.resource_type} not found or outside "
+                "your scope)")
+
+    def add(self, part: PatientDataHandler) -> None:
+        if not any(type(existing) is type(part) for existing in self.parts):
+            self.parts.append(part)
+
+    def part_of(self, obj: Any) -> PatientDataHandler:
+        for part in self.parts:
+            if part.owns(obj):
+                return part
+        raise TypeError(f"no part of {self.resource_type} owns {type(obj).__name__}")
+
+    def read(self, user: Any, resource_id: str) -> Any:
+        for part in self.parts:
+            try:
+                return part.read(user, resource_id)
+            except NotFound:
+                continue
+        raise NotFound(self.not_found)
+
+    def read_for_update(self, user: Any, resource_id: str) -> Any:
+        for part in self.parts:
+            try:
+                return part.read_for_update(user, resource_id)
+            except NotFound:
+                continue
+        raise NotFound(self.not_found)
+
+    def resource_id(self, obj: Any) -> str:
+        return self.part_of(obj).resource_id(obj)
+
+    def version(self, obj: Any) -> str:
+        return self.part_of(obj).version(obj)
+
+    def last_updated(self, obj: Any) -> dt.datetime | None:
+        return self.part_of(obj).last_updated(obj)
+
+    def to_fhir(self, obj: Any) -> dict[str, Any]:
+        return self.part_of(obj).to_fhir(obj)
+
+    def condition(self, user: Any, name: str, value: str) -> Q:
+        # every part checks the value now (a bad one is a 400 before anything runs); the Q of each is kept
+        return Q(**{COMBINED: tuple(
+            part.condition(user, name, value) if name in part.search_params else NOTHING for part in self.parts
+        )})
+
+    def search(self, user: Any, condition: Q, *, offset: int, count: int, query: str) -> tuple[list[Any], int]:
+        registry_queries.require_patient_access(user)
+        sets: list[QuerySet[Any]] = []
+        for index, part in enumerate(self.parts):
+            sets += part.key_sets(user, for_part(condition, index), str(index))
+        total = sum(keys.count() for keys in sets)
+        rows: list[Any] = []
+        if count:
+            first, *rest = sets
+            union = first.union(*rest, all=True) if rest else first
+            page = list(union.order_by("-combined_at", "-combined_part", "-combined_row")[offset : offset + count])
+            found: dict[tuple[str, int], Any] = {}
+            for index, part in enumerate(self.parts):
+                keys = [(tag, row) for _, tag, row in page if tag.partition(":")[0] == str(index)]
+                if keys:
+                    found |= part.rows_for(user, keys)
+            rows = [found[(tag, row)] for _, tag, row in page if (tag, row) in found]
+        for part in self.parts:
+            part.audit_rows(user, [row for row in rows if part.owns(row)], action="search", query=query)
+        return rows, total
+
+    def check_can_write(self, user: Any) -> None:
+        refusals = []
+        for part in self.parts:
+            if "create" not in part.interactions:
+                continue
+            try:
+                part.check_can_write(user)
+                return
+            except PermissionDenied as refusal:
+                refusals.append(refusal)
+        if refusals:
+            raise refusals[0]
+        raise fhir.method_not_allowed(["GET"])
+
+    def claimant(self, resource: Any) -> PatientDataHandler:
+        creators = [part for part in self.parts if "create" in part.interactions]
+        best = max(creators, key=lambda part: part.claim(resource))
+        return best if best.claim(resource) > 0 else creators[0]
+
+    def create(self, user: Any, resource: Any, *, headers: Mapping[str, str],
+               within: Callable[[Any], None]) -> Any:
+        part = self.claimant(resource)
+        part.check_can_write(user)
+        return part.create(user, resource, headers=headers, within=within)
+
+    def update(self, user: Any, obj: Any, resource: Any, *, expected_version: str | None,
+               headers: Mapping[str, str]) -> Any:
+        return self.part_of(obj).update(user, obj, resource, expected_version=expected_version, headers=headers)
+
+
+def for_part(condition: Q, index: int) -> Q:
+    """A CombinedHandler's search condition as the Q over one part's table."""
+
+    def leaf(lookup: str, value: Any) -> Q | tuple[str, Any]:
+        return value[index] if lookup == COMBINED else (lookup, value)
+
+    return _translate(condition, leaf)
+
+
+def register_part(part: PatientDataHandler) -> None:
+    """Serve `part.resource_type` with `part` as well as with the handler registered for it (if any)."""
+    existing = next((h for h in fhir.registered_resources() if h.resource_type == part.resource_type), None)
+    if existing is None:
+        fhir.register_resource(part)
+    elif isinstance(existing, CombinedHandler):
+        existing.add(part)
+    elif type(existing) is not type(part):
+        fhir.register_resource(CombinedHandler(existing, part))  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------------------------------------- Encounter
@@ -835,6 +1041,7 @@ class ObservationHandler(PatientDataHandler):
     resource_type = "Observation"
     model = FhirObservation
     object_type = "Observation"
+    row_model = Observation
     write_roles = CLINICIANS | {Role.CENTRE_READER}
     documentation = (
         f"Vital signs and results, coded in LOINC ({LOINC_SYSTEM}) where known; category from the FHIR "

@@ -30,6 +30,7 @@ from countycare.core.errors import NotFound, PermissionDenied, PreconditionFaile
 from countycare.records import fhir as records_fhir
 from countycare.records import queries as records_queries
 from countycare.records.fhir import (
+    EVERYTHING,
     EXTENSION_BASE,
     ICD10_SYSTEM,
     NOTHING,
@@ -199,6 +200,7 @@ class ReferralHandler(PatientDataHandler):
 class ServiceRequestHandler(ReferralHandler):
     resource_type = "ServiceRequest"
     model = FhirServiceRequest
+    row_model = Referral  # ServiceRequest also serves the exam requests of diagnostics (records.fhir.CombinedHandler)
     not_found = "未找到该转诊，或不在您的管辖范围内 (referral not found or outside your scope)"
     documentation = (
         f"Referrals (category SNOMED CT 3457005 Patient referral; code from {REFERRAL_KIND_SYSTEM}: up, down, "
@@ -221,6 +223,7 @@ class ServiceRequestHandler(ReferralHandler):
         "performer": fhir.SearchParam("reference", "Receiving organisation (Organization/<id>) or doctor "
                                                    "(Practitioner/<id>)"),
         "authored": fhir.SearchParam("date", "When requested, days in Asia/Shanghai, with prefixes"),
+        "category": fhir.SearchParam("token", f"{SNOMED_SYSTEM}|3457005 (Patient referral) for referrals"),
     }
     field_expressions = {
         "kind": "ServiceRequest.code",
@@ -303,7 +306,15 @@ class ServiceRequestHandler(ReferralHandler):
                                                "Practitioner": "to_practitioner__uuid"})
         if name == "authored":
             return records_fhir.datetime_condition("requested_at", value)
+        if name == "category":
+            return EVERYTHING if token_code(value, SNOMED_SYSTEM) == REFERRAL_CATEGORY["code"] else NOTHING
         raise fhir.FhirError(400, f"unknown search parameter {name}")
+
+    def claim(self, resource: Any) -> int:
+        if coding_of(resource.code, REFERRAL_KIND_SYSTEM) is not None:
+            return 2
+        categories = [c for concept in resource.category or [] for c in concept.coding or []]
+        return 1 if any(c.system == SNOMED_SYSTEM and c.code == REFERRAL_CATEGORY["code"] for c in categories) else 0
 
     def create(self, user: Any, resource: Any, *, headers: Mapping[str, str],
                within: Callable[[Any], None]) -> Referral:
