@@ -556,7 +556,8 @@ def _parse(message: str | bytes, header: Header, now: dt.datetime) -> ParsedResu
     text = messages[0]
     if not text.startswith("MSH"):
         raise Hl7Error(100, f"消息须以MSH段开头，实为“{text[:3]}” (the message must begin with an MSH segment, "
-                            f"got {text[:3]!r})", segment=text[:3], reject=True)
+                            f"got {text[:3]!r})", segment=text[:3] if re.fullmatch(r"[A-Z][A-Z0-9]{2}", text[:3])
+                       else "", reject=True)
     if len(messages) > 1:
         raise Hl7Error(100, f"一次只能提交一条消息，收到{len(messages)}条 (one message per request, got "
                             f"{len(messages)}: use the file drop for batches)", segment="MSH", sequence=2,
@@ -1317,13 +1318,15 @@ def make_oru(request: ExamRequest, results: Sequence[Mapping[str, Any]], *, cont
         display = item.get("display") or (lab_code.display if lab_code else code)
         value = item["value"]
         value_type = item.get("value_type") or ("NM" if isinstance(value, int | float | Decimal) else "ST")
+        # a tuple is a value's components, e.g. ("<", "0.01") for SN
+        er7_value = "^".join(escape(v) for v in value) if isinstance(value, tuple) else escape(value)
         unit = item.get("unit", lab_code.unit if lab_code else "")
         reference = item.get("reference")
         if reference is None and lab_code is not None and value_type == "NM":
             default = lab_code.default_range(resident.sex)
             reference = str(default) if default else ""
         segments.append("|".join([
-            "OBX", str(index), value_type, f"{escape(code)}^{escape(display)}^{system}", "", escape(value),
+            "OBX", str(index), value_type, f"{escape(code)}^{escape(display)}^{system}", "", er7_value,
             f"{escape(unit)}^^UCUM" if unit else "", escape(reference or ""), escape(item.get("flag", "")), "", "",
             item.get("status", status), "", "", format_ts(item.get("observed_at") or observed_at), "", observer,
         ]))

@@ -88,6 +88,9 @@ def post_hl7(request: HttpRequest) -> Any:
     and community administrators may send."""
     user = user_of(request)
     media, charset = _media_type(request)
+    if not request.body:
+        error = lab.Hl7Error(100, "消息为空 (the message is empty)", reject=True, http_status=400)
+        return _answer(lab.make_ack(None, "AR", error=error), 400, media)
     if media not in HL7_TYPES:
         error = lab.Hl7Error(207, f"内容类型“{media or '无'}”不受支持，请用x-application/hl7-v2+er7或text/plain "
                                   f"(content type {media or 'none'!r} not supported: send x-application/hl7-v2+er7 or "
