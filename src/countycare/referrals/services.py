@@ -27,7 +27,7 @@ from countycare.records import services as records_services
 from countycare.records.models import Encounter, EncounterKind, EncounterStatus, Icd10Code
 from countycare.registry import queries as registry_queries
 from countycare.registry.models import Department, Organization, Posting, Practitioner, Resident
-from countycare.registry.scope import covered_organization_ids
+from countycare.registry.scope import base_scope_covers, covered_organization_ids
 
 from . import catalogue, workflow
 from .models import (
@@ -322,7 +322,8 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
         raise InvalidInput("不能转诊到本机构 (cannot refer to the same organisation)", field="to_organization")
     _check_kind(kind, sender, receiver)
     if (resident.community_id != community_id or resident.is_merged
-            or not registry_queries.visible_residents(user).filter(pk=resident.pk).exists()):
+            or not (base_scope_covers(user, resident)  # most senders: decided without a query
+                    or registry_queries.visible_residents(user).filter(pk=resident.pk).exists())):
         raise resident_not_found()
     today = timezone.localdate()
     from_department = data.get("from_department")

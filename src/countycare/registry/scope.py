@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,16 +35,53 @@ def posted_organization_ids(user: Any, on: dt.date | None = None) -> set[int]:
     return ids
 
 
-def covered_organization_ids(user: Any) -> set[int]:
-    """Posted organisations plus the village clinics under any posted township-level organisation."""
+def covered_organization_ids(user: Any) -> frozenset[int]:
+    """Posted organisations plus the village clinics under any posted township-level organisation.
+
+    One query (the postings, the posted organisations' village clinics), kept on the user object for the day:
+    an API request loads its user afresh, so the cache lasts one request there."""
+    today = timezone.localdate()
     cached = getattr(user, "_covered_org_ids", None)
-    if cached is not None:
-        return cached
-    posted = posted_organization_ids(user)
-    townships = Organization.objects.filter(id__in=posted, level=Level.TOWNSHIP).values_list("id", flat=True)
-    villages = set(Organization.objects.filter(parent_id__in=list(townships)).values_list("id", flat=True))
-    user._covered_org_ids = posted | villages
-    return user._covered_org_ids
+    if cached is not None and cached[0] == today:
+        return cached[1]
+    ids = frozenset(_covered_ids(user, today))
+    user._covered_org_ids = (today, ids)
+    return ids
+
+
+def _covered_ids(user: Any, on: dt.date) -> list[int]:
+    """`posted_organization_ids` and the village clinics under its township-level organisations, in one query."""
+    ops = connection.ops
+    org, posting, end = (ops.quote_name(Organization._meta.db_table), ops.quote_name(Posting._meta.db_table),
+                         ops.quote_name("end"))
+    sql = f"""
+        WITH posted (id) AS (
+            SELECT id FROM {org} WHERE id = %s
+            UNION
+            SELECT organization_id FROM {posting}
+            WHERE practitioner_id = %s AND start <= %s AND ({end} IS NULL OR {end} >= %s)
+        )
+        SELECT id FROM posted
+        UNION
+        SELECT village.id FROM {org} village JOIN {org} township ON township.id = village.parent_id
+        WHERE township.level = %s AND township.id IN (SELECT id FROM posted)"""
+    day = ops.adapt_datefield_value(on)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.organization_id, user.practitioner_id, day, day, Level.TOWNSHIP.value])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def base_scope_covers(user: Any, resident: Any) -> bool:
+    """Whether the base rule alone shows this (unmerged) resident to a clinician or manager, decided from the
+    organisations they cover without a query over residents. False means "not by this rule": other providers
+    may still grant the resident, so callers then ask `visible_residents`."""
+    if not user.is_active or not user.community_id or resident.community_id != user.community_id:
+        return False
+    if resident.merged_into_id is not None:
+        return False
+    if user.role in COMMUNITY_WIDE_ROLES:
+        return True
+    return user.role in CLINICAL_ROLES and resident.home_organization_id in covered_organization_ids(user)
 
 
 @register_provider
