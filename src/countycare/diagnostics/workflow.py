@@ -61,5 +61,6 @@ TERMINAL = frozenset({S.CANCELLED})
 
 
 def allowed_actions(status: str) -> list[Transition]:
-    """The transitions open from a status (for buttons; the service still checks side and staleness)."""
-    return [t for t in TRANSITIONS if status in t.sources]
+    """The transitions a user may start from a status (for buttons; the service still checks side and
+    staleness). The system's own (lab results) are not among them."""
+    return [t for t in TRANSITIONS if status in t.sources and t.side != Side.SYSTEM]
