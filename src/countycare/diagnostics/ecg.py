@@ -858,7 +858,9 @@ def analyse(recording: Recording) -> PreRead:
                 # the window before the QRS, after the previous beat's T wave has ended
                 prev_t_end = (max(ends) - int(typical_rr * rate)) if ends else 0
                 start = max(0, on - int(0.30 * rate), prev_t_end + int(0.02 * rate))
-                p_on = _p_onset(m, base(m), start, on - int(0.03 * rate))
+                # the level before the P wave (TP segment): the high-pass filter tilts the baseline near the QRS
+                tp_level = float(np.median(m[start:start + max(2, int(0.03 * rate))]))
+                p_on = _p_onset(m, tp_level, start, on - int(0.03 * rate))
                 p_present = p_on is not None
                 if p_on is not None:
                     pr_ms = (on - p_on) / rate * 1000
