@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("fhir/", include("countycare.fhir_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("countycare.diagnostics.urls")),
     path("", include("countycare.web.urls")),
 ]

@@ -11,6 +11,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from countycare.core.codes import Role
+from countycare.diagnostics.access import CENTRE_NAV_ROLES, REQUESTER_ROLES
 from countycare.workstation.access import DOCTOR_ROLES, TRACKING_ROLES
 
 from .access import ADMIN_ROLES, MANAGER_ROLES, PATIENT_ROLES, REGISTER_ROLES
@@ -31,6 +32,8 @@ STAFF_NAV = (
     NavItem(_("Workstation"), "workstation:today", DOCTOR_ROLES, "workstation"),
     NavItem(_("Referral inbox"), "workstation:inbox", DOCTOR_ROLES, "inbox"),
     NavItem(_("Referral tracking"), "workstation:board", TRACKING_ROLES, "board", not_under="workstation:inbox"),
+    NavItem(_("Exam requests"), "diagnostics:requests", REQUESTER_ROLES, "exam"),
+    NavItem(_("Diagnostic centres"), "diagnostics:centres", CENTRE_NAV_ROLES, "centre"),
     NavItem(
         _("Find residents"),
         "registry:resident_search",

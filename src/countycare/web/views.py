@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from countycare.core.codes import AGGREGATE_ONLY_ROLES, CLINICAL_ROLES, KeyPopulation, OrganizationType, Role
 from countycare.core.models import AuditEvent
+from countycare.diagnostics import queries as diagnostics_queries
+from countycare.diagnostics.access import REQUESTER_ROLES as EXAM_REQUESTER_ROLES
+from countycare.diagnostics.models import OPEN_EXAM_STATUSES, ExamStatus
 from countycare.referrals import queries as referral_queries
 from countycare.referrals.models import OPEN_STATUSES, ReferralStatus
 from countycare.registry.models import Organization, ResidentTag
@@ -44,6 +50,8 @@ def home(request: HttpRequest) -> HttpResponse:
         context["tag_counts"] = [(tag, label, by_tag.get(tag, 0)) for tag, label in KeyPopulation.choices]
     if user.role in DOCTOR_ROLES:
         context["referral_counts"] = _referral_counts(user)
+    if user.role in EXAM_REQUESTER_ROLES:
+        context["exam_counts"] = _exam_counts(user)
     if user.role in CLINICAL_ROLES:
         context["covered"] = Organization.objects.filter(id__in=covered_organization_ids(user)).order_by(
             "division_code", "id"
@@ -59,6 +67,18 @@ def _referral_counts(user: object) -> dict[str, int]:
         "inbox_waiting": referral_queries.inbox(user, status=ReferralStatus.REQUESTED).count(),
         "inbox_expected": referral_queries.inbox(user, status=ReferralStatus.ACCEPTED).count(),
         "sent_open": referral_queries.sent(user, status=OPEN_STATUSES).count(),
+    }
+
+
+def _exam_counts(user: object) -> dict[str, int]:
+    """The clinic's exams: critical values to acknowledge, exams still open, reports of the last day."""
+    mine = diagnostics_queries.requested_by(user)
+    return {
+        "alerts": diagnostics_queries.open_alerts(user).count(),
+        "open": mine.filter(status__in=OPEN_EXAM_STATUSES).count(),
+        "to_acquire": mine.filter(status__in=(ExamStatus.REQUESTED, ExamStatus.RETURNED)).count(),
+        "reported_today": mine.filter(status=ExamStatus.PUBLISHED,
+                                      reported_at__gte=timezone.now() - dt.timedelta(days=1)).count(),
     }
 
 
