@@ -659,7 +659,8 @@ def _beats(x: np.ndarray, peaks: np.ndarray, before: int, after: int) -> np.ndar
 def _quality(raw: np.ndarray, cleaned: np.ndarray, peaks: np.ndarray, rate: int) -> float:
     """Signal quality 0..1: the worst of three scores. (1) How alike the beats are: mean correlation of each
     beat (±250 ms around R) with the median beat; (2) high-frequency noise (muscle, mains) above 40 Hz
-    relative to the R amplitude; (3) baseline wander below 0.7 Hz relative to the R amplitude."""
+    relative to the R amplitude; (3) baseline wander: the spread of the level before each QRS relative to the
+    R amplitude."""
     from scipy.signal import sosfiltfilt
 
     if len(peaks) < 3:
@@ -682,8 +683,12 @@ def _quality(raw: np.ndarray, cleaned: np.ndarray, peaks: np.ndarray, rate: int)
     else:
         hf_ratio = 0.0
     q_hf = 1 - (hf_ratio - 0.03) / 0.12
-    lf = sosfiltfilt(_butter(2, 0.7, "lowpass", rate), raw)
-    q_bw = 1 - (float(np.ptp(lf)) / r_amp - 0.5) / 1.0
+    # the isoelectric level just before each QRS (50–80 ms before R), and how far it wanders (10th–90th
+    # percentile) — the heartbeat's own slow waves do not count as wander
+    lo, hi = int(0.08 * rate), max(1, int(0.05 * rate))
+    levels = [float(np.median(raw[p - lo:p - hi])) for p in peaks if p - lo >= 0]
+    wander = float(np.subtract(*np.percentile(levels, [90, 10]))) if len(levels) >= 3 else 0.0
+    q_bw = 1 - (wander / r_amp - 0.8) / 1.2
     return float(np.clip(min(q_corr, q_hf, q_bw), 0.0, 1.0))
 
 
@@ -798,15 +803,26 @@ def analyse(recording: Recording) -> PreRead:
             cache[name] = resample_poly(x, *factor) if factor else x
         return cache[name]
 
+    def rr_cv_of(peaks: np.ndarray) -> float:
+        if len(peaks) < 3:
+            return math.inf
+        rr = np.diff(peaks)
+        return float(rr.std() / rr.mean())
+
+    # Lead II unless it is poor or irregular; then every candidate lead, keeping a good one with the most
+    # regular RR (a lead whose T waves are taller than its QRS loses or gains beats, an AF stays irregular
+    # in all leads), else the best quality.
     candidates = [n for n in _RHYTHM_LEADS if n in names] or names[:1]
-    best = None
+    tried = []
     for name in candidates:
         cleaned, peaks = _detect(raw(name), rate)
         quality = _quality(raw(name), cleaned, peaks, rate)
-        if best is None or quality > best[3]:
-            best = (name, cleaned, peaks, quality)
-        if quality >= POOR_QUALITY:
+        tried.append((name, cleaned, peaks, quality, rr_cv_of(peaks)))
+        if quality >= POOR_QUALITY and tried[-1][4] <= IRREGULAR_CV:
             break
+    good = [t for t in tried if t[3] >= POOR_QUALITY]
+    chosen = min(good, key=lambda t: t[4]) if good else max(tried, key=lambda t: t[3])
+    best = chosen[:4]
     rhythm_lead, cleaned, peaks, quality = best
     flags: list[str] = []
     heart_rate = rr_cv = None
@@ -849,7 +865,7 @@ def analyse(recording: Recording) -> PreRead:
                         ends.append(end)
             if ends:
                 qt_ms = (max(ends) - on) / rate * 1000
-                if 200 <= qt_ms <= 700:
+                if 200 <= qt_ms <= 700 and qt_ms < 950 * typical_rr:  # a T wave ends before the next QRS
                     qt = int(round(qt_ms))
                     qtc = int(round(qt / 1000 / math.sqrt(mean_rr) * 1000))
             p_lead = "II" if "II" in medians else rhythm_lead
