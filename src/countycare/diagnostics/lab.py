@@ -48,6 +48,7 @@ from countycare.core import idempotency, nationalid
 from countycare.core.codes import Role
 from countycare.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 
+from . import workflow
 from .models import CentreKind, CentreReader, ExamRequest, ExamStatus
 
 logger = logging.getLogger(__name__)
@@ -58,9 +59,6 @@ VALUE_TYPES = frozenset({"NM", "SN", "ST", "TX", "CE", "CWE"})
 ABNORMAL_FLAGS = frozenset({"N", "L", "H", "LL", "HH", "A"})
 RESULT_STATUSES = {"F": "final", "C": "corrected", "P": "preliminary"}
 SEXES = {"M": "male", "F": "female", "U": "unknown", "O": "other", "A": "ambiguous", "N": "not applicable"}
-# Requests that can take results: a result for a published request revises its report.
-RECEIVABLE = frozenset({ExamStatus.REQUESTED, ExamStatus.ACQUIRED, ExamStatus.CLAIMED, ExamStatus.SECOND_READING,
-                        ExamStatus.PUBLISHED})
 SENDER_ROLES = frozenset({Role.CENTRE_READER, Role.COMMUNITY_ADMIN})
 CHANNEL = "hl7"
 OUR_APPLICATION = "COUNTYCARE"
@@ -1019,13 +1017,23 @@ def _check_patient(patient: Patient, request: ExamRequest) -> None:
 _EN = {3: "identifier", 5: "name", 7: "birth date", 8: "sex"}
 
 
+def results_step(status: str, final: bool) -> str:
+    """The workflow transition results take a request through (services.publish_lab_results decides the same)."""
+    return "amend_results" if status == ExamStatus.PUBLISHED else "report_results" if final else "receive_results"
+
+
 def _check_order(order: Order, request: ExamRequest) -> None:
     if request.exam_type.centre_kind != CentreKind.LAB:
         raise Hl7Error(207, f"检查号{request.accession_number}不是检验申请 (accession {request.accession_number} is "
                             "not a laboratory request)", segment="OBR", sequence=order.occurrence, field=2)
-    if request.status not in RECEIVABLE:
-        raise Hl7Error(207, f"检验申请{request.accession_number}当前为“{request.get_status_display()}”，不能接收结果 "
-                            f"(request {request.accession_number} is {request.status}: it cannot take results)",
+    if request.status == ExamStatus.PUBLISHED and not order.final:
+        raise Hl7Error(207, f"检验申请{request.accession_number}已发布，不能再接收初步结果（OBX-11为P） (request "
+                            f"{request.accession_number} is published: preliminary results cannot follow)",
+                       segment="OBR", sequence=order.occurrence, field=2, http_status=409)
+    if request.status not in workflow.BY_ACTION[results_step(request.status, order.final)].sources:
+        raise Hl7Error(207, f"检验申请{request.accession_number}当前为“{request.get_status_display()}”，不能接收"
+                            f"{'' if order.final else '初步'}结果 (request {request.accession_number} is "
+                            f"{request.status}: it cannot take {'' if order.final else 'preliminary '}results)",
                        segment="OBR", sequence=order.occurrence, field=2, http_status=409)
     exam = request.exam_type
     if not ({order.service_code, order.service_text} & {exam.code, exam.loinc, exam.name} - {""}):
@@ -1214,10 +1222,17 @@ def ingest(message: str | bytes, *, actor: Any) -> str:
     return receive(message, actor=actor).ack
 
 
-def ingest_many(messages: Iterable[str | bytes], *, actor: Any, now: dt.datetime | None = None) -> list[Outcome]:
-    """Many messages in one transaction (the file drop, the benchmark), a savepoint around each so each lands
-    whole or not at all, one Outcome per message in order. The requests are read once per batch and the
-    commit is paid once. An unexpected failure (not a refusal) rolls the whole batch back."""
+def ingest_many(messages: Iterable[str | bytes], *, actor: Any, now: dt.datetime | None = None,
+                bulk: bool = True) -> list[Outcome]:
+    """Many messages in one transaction (the file drop, the benchmark), one Outcome per message in order; each
+    message still lands whole or not at all. The requests are read once per batch and the commit is paid once.
+
+    With `bulk` the usual message — final results for a request that has none yet, nothing critical, its
+    request alone in the batch — is written set-based (`_bulk_publish`: one conditional UPDATE of the requests,
+    one INSERT each for reports, observations, their links, events, audit entries and stored ACKs, in a
+    savepoint); every other message (corrections, preliminary or critical results, a request twice in the
+    batch, a repeated control ID) and the whole bulk set if its savepoint fails go one by one through
+    `services.publish_lab_results`, each in its own savepoint. Refused messages store nothing either way."""
     outcomes: list[Outcome | None] = []
     parsed_list: list[tuple[int, ParsedResult]] = []
     for i, message in enumerate(messages):
@@ -1236,9 +1251,194 @@ def ingest_many(messages: Iterable[str | bytes], *, actor: Any, now: dt.datetime
             "resident", "centre", "exam_type").filter(accession_number__in=numbers[start:start + 500]))
     verifiers: dict[tuple[int, str], Any] = {}
     with transaction.atomic():
+        pending: list[tuple[int, ParsedResult, list[Bound]]] = []
         for i, parsed in parsed_list:
+            try:
+                pending.append((i, parsed, bind(parsed, actor=actor, found=found, verifiers=verifiers)))
+            except Hl7Error as exc:
+                outcomes[i] = _refused(parsed.header, exc, now)
+        one_by_one = [(i, parsed) for i, parsed, _ in pending]
+        if bulk and pending:
+            one_by_one = _bulk_publish(pending, outcomes, actor=actor, now=now)
+        for i, parsed in one_by_one:
             outcomes[i] = _receive_bound(parsed, actor=actor, now=now, found=found, verifiers=verifiers)
     return [o for o in outcomes if o is not None]
+
+
+def _bulk_publish(pending: list[tuple[int, ParsedResult, list[Bound]]], outcomes: list[Outcome | None], *,
+                  actor: Any, now: dt.datetime | None) -> list[tuple[int, ParsedResult]]:
+    """Write the usual messages of a batch set-based, as `services.publish_lab_results` writes one (the same
+    checks through its `_lab_result`, the same report text, state change, observations, event and audit entries
+    — tests/diagnostics/test_hl7_bulk.py compares the rows). Fills their outcomes; returns the others, in order,
+    for the one-by-one path."""
+    from collections import Counter
+
+    from django.db import IntegrityError
+
+    from countycare.core.models import IdempotencyRecord
+
+    from . import services
+
+    now = services._now(now)
+    requests = [item.request for _, _, bound in pending for item in bound]
+    seen = Counter(r.pk for r in requests)
+    ids = sorted(seen)
+    keys = {i: (-bound[0].request.community_id, _idempotency_key(parsed)) for i, parsed, bound in pending}
+    stored = set(IdempotencyRecord.objects.filter(key__in=sorted({k for _, k in keys.values()}))
+                 .values_list("user_id", "key"))
+    with_lab_results = set(ExamRequest.observations.through.objects.filter(
+        examrequest_id__in=ids, observation__category="laboratory").values_list("examrequest_id", flat=True))
+    codes: dict[int, set[str]] = {}
+    for item in (item for _, _, bound in pending for item in bound):
+        codes.setdefault(item.request.community_id, set()).update(r["code"] for r in item.results)
+    rules = {cid: services.rules_for(cid, sorted(c), kind=CentreKind.LAB) for cid, c in codes.items()}
+
+    eligible: list[tuple[int, ParsedResult, list[Bound], list[list[dict[str, Any]]]]] = []
+    others: list[tuple[int, ParsedResult]] = []
+    for i, parsed, bound in pending:
+        checked = _bulk_checked(bound, keys[i] in stored, seen, with_lab_results, rules, now)
+        if checked is None:
+            others.append((i, parsed))
+        else:
+            eligible.append((i, parsed, bound, checked))
+    if not eligible:
+        return others
+    try:
+        with transaction.atomic():
+            written = _bulk_write(eligible, actor=actor, now=now)
+    except (IntegrityError, DomainError) as exc:  # a concurrent change: take them one by one instead
+        logger.info("HL7 bulk write of %d messages fell back to one by one: %s", len(eligible), exc)
+        for request in (item.request for _, _, bound, _ in eligible for item in bound):
+            request.refresh_from_db()
+        return sorted(others + [(i, parsed) for i, parsed, _, _ in eligible], key=lambda pair: pair[0])
+    for i, outcome in written.items():
+        outcomes[i] = outcome
+    return others
+
+
+def _bulk_checked(bound: list[Bound], repeated: bool, seen: Mapping[int, int], with_lab_results: set[int],
+                  rules: Mapping[int, Mapping[str, Any]], now: dt.datetime) -> list[list[dict[str, Any]]] | None:
+    """The service's normalised results of each order when the message can go set-based, else None."""
+    from . import services
+
+    if repeated:
+        return None
+    checked_all = []
+    for item in bound:
+        request = item.request
+        if (seen[request.pk] > 1 or not item.final or request.status == ExamStatus.PUBLISHED
+                or request.pk in with_lab_results):
+            return None
+        try:
+            checked = [services._lab_result(r, n, now) for n, r in enumerate(item.results)]
+        except DomainError:
+            return None  # the service will say what is wrong
+        community_rules = rules[request.community_id]
+        for r in checked:
+            rule = community_rules.get(r["code"])
+            if rule is not None and r["value_quantity"] is not None and services.beyond_limit(
+                    rule, r["value_quantity"], r["unit"]) is not None:
+                return None  # critical values are raised one by one
+        checked_all.append(checked)
+    return checked_all
+
+
+def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[list[dict[str, Any]]]]], *, actor: Any,
+                now: dt.datetime) -> dict[int, Outcome]:
+    from django.db.models import Case, F, Max, Q, Value, When
+    from django.db.models.functions import Coalesce
+
+    from countycare.core import audit
+    from countycare.core.models import IdempotencyRecord
+    from countycare.records.models import Observation, ObservationCategory, ObservationStatus
+
+    from . import services
+    from .models import ExamEvent, Report, ReportStatus
+
+    step = workflow.BY_ACTION["report_results"]
+    items = [(item, checked) for _, _, bound, checked_all in eligible for item, checked in zip(
+        bound, checked_all, strict=True)]
+    requests = [item.request for item, _ in items]
+    ids = [r.pk for r in requests]
+    acquired = {item.request.pk: min(item.request.acquired_at or min(r["effective_at"] for r in checked), now)
+                for item, checked in items}
+    # 1. every request moves at once, each only from the version and state it was read in
+    moved = ExamRequest.objects.filter(status__in=step.sources).filter(
+        _any(Q(pk=r.pk, version=r.version) for r in requests)).update(
+        status=step.target, version=F("version") + 1, updated_at=now,
+        acquired_at=Coalesce(F("acquired_at"), Case(*(When(pk=pk, then=Value(at)) for pk, at in acquired.items()))),
+        reported_at=Coalesce(F("reported_at"), Value(now)))
+    if moved != len(requests):
+        raise DomainError("检验申请已被同时修改 (a request changed meanwhile)")
+    last_versions = dict(Report.objects.filter(request_id__in=ids).values("request_id").annotate(
+        last=Max("version")).values_list("request_id", "last"))
+    Report.objects.filter(request_id__in=ids, current=True).update(current=False, status=ReportStatus.SUPERSEDED)
+    user = services._user_or_none(actor)
+    reports, observations, events = [], [], []
+    for item, checked in items:
+        request = item.request
+        practitioner = services._practitioner_of(item.verifier)
+        abnormal = [f"{r['display']}{'↑' if r['interpretation'] in ('H', 'HH') else '↓'}" for r in checked
+                    if r["interpretation"] in ("H", "L", "HH", "LL")]
+        conclusion = ("异常：" + "、".join(abnormal)) if abnormal else "所列项目均在参考范围内"
+        reports.append(Report(
+            request=request, version=last_versions.get(request.pk, 0) + 1, status=ReportStatus.FINAL, current=True,
+            findings="\n".join(services._result_line(r) for r in checked)[:services.MAX_FINDINGS],
+            conclusion=conclusion[:services.MAX_CONCLUSION], critical=False, author=practitioner,
+            verifier=practitioner, revision_reason="", written_at=now, published_at=now,
+            recognised_until=services._recognised_until(request, request.reported_at or now)))
+        observations.append([Observation(
+            community_id=request.community_id, resident_id=request.resident_id, encounter_id=request.encounter_id,
+            category=ObservationCategory.LABORATORY, organization_id=request.centre.organization_id,
+            practitioner=practitioner, status=ObservationStatus.FINAL, **r) for r in checked])
+        events.append(ExamEvent(request=request, action=step.action, from_status=request.status,
+                                to_status=step.target, at=now, user=user, reason="",
+                                practitioner=practitioner or services._practitioner_of(user)))
+    Report.objects.bulk_create(reports)
+    Observation.objects.bulk_create([o for group in observations for o in group])
+    ExamRequest.observations.through.objects.bulk_create([
+        ExamRequest.observations.through(examrequest_id=request.pk, observation_id=o.pk)
+        for request, group in zip(requests, observations, strict=True) for o in group])
+    ExamEvent.objects.bulk_create(events)
+    entries: dict[int, list[audit.Entry]] = {}
+    for (item, checked), report, group in zip(items, reports, observations, strict=True):
+        request = item.request
+        resident = str(request.resident.uuid)
+        entries.setdefault(request.community_id, []).extend([
+            services._entry(step.action, request, detail={"results": len(checked), "critical": 0}),
+            audit.Entry("create", "DiagnosticReport", str(report.uuid), resident,
+                        detail={"request": str(request.uuid), "version": report.version, "status": report.status}),
+            *[audit.Entry("create", "Observation", str(o.uuid), resident, detail={"code": o.code}) for o in group],
+        ])
+    for community_id, community_entries in entries.items():
+        audit.record_many(services._actor(actor, CHANNEL, community_id), community_entries)
+    outcomes: dict[int, Outcome] = {}
+    records = []
+    by_request = {r.request_id: r for r in reports}
+    for i, parsed, bound, _ in eligible:
+        ack = make_ack(parsed.header, "AA", now=now)
+        records.append(IdempotencyRecord(
+            user_id=-bound[0].request.community_id, key=_idempotency_key(parsed), method=IDEMPOTENCY_METHOD,
+            path=IDEMPOTENCY_PATH, request_hash=idempotency._request_hash(IDEMPOTENCY_METHOD, IDEMPOTENCY_PATH,
+                                                                          parsed.content_hash()),
+            status=200, headers={}, body=ack))
+        outcomes[i] = Outcome(ack=ack, code="AA", control_id=parsed.header.control_id,
+                              reports=[by_request[item.request.pk] for item in bound])
+    IdempotencyRecord.objects.bulk_create(records)
+    for request in requests:
+        request.status, request.version = step.target, request.version + 1
+        request.acquired_at = request.acquired_at or acquired[request.pk]
+        request.reported_at = request.reported_at or now
+    return outcomes
+
+
+def _any(conditions: Iterable[Any]) -> Any:
+    from django.db.models import Q
+
+    combined = Q()
+    for condition in conditions:
+        combined |= condition
+    return combined
 
 
 def _receive_bound(parsed: ParsedResult, *, actor: Any, now: dt.datetime | None, found: dict[str, ExamRequest],
