@@ -36,9 +36,10 @@ def order(dx, code: str = "BMP", *, by: str = "village_doctor", resident: str = 
                                   clinical_question="胸闷两天，请协助诊断", priority=priority, now=at, **kwargs)
 
 
-def acquire(dx, request: ExamRequest, *, by: str = "village_doctor", at: dt.datetime = AT, **ecg: Any
+def acquire(dx, request: ExamRequest, *, by: str | None = None, at: dt.datetime = AT, **ecg: Any
             ) -> ExamRequest:
-    user = dx.users[by]
+    """The ordering doctor (or `by`) sends the acquisition at `at`."""
+    user = dx.users[by] if by else request.created_by
     if request.centre.kind == "ecg":
         services.attach_ecg(user=user, request=request, files=ecg_files(**ecg), expected_version=request.version,
                             now=at)
@@ -72,7 +73,7 @@ def move(dx, request: ExamRequest, status: str, *, at: dt.datetime = AT) -> Exam
     if status == ExamStatus.REQUESTED:
         return request
     if status == ExamStatus.CANCELLED:
-        return services.cancel_request(user=dx.users["village_doctor"], request=request, reason="患者拒绝检查",
+        return services.cancel_request(user=request.created_by, request=request, reason="患者拒绝检查",
                                        expected_version=request.version, now=at)
     acquire(dx, request, at=at)
     if status == ExamStatus.RETURNED:
