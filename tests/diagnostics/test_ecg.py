@@ -84,6 +84,15 @@ def test_wide_qrs(seed):
     assert "wide_qrs" not in narrow.flags and narrow.qrs_ms < 110
 
 
+def test_wide_qrs_tachycardia_is_critical():
+    pre = ecg.analyse(ecg.simulate(heart_rate=135, rhythm="wide_qrs", seed=2))
+    assert {"tachycardia", "wide_qrs", "wide_qrs_tachycardia"} <= set(pre.flags)
+    assert "severe_tachycardia" not in pre.flags
+    assert pre.critical
+    slower = ecg.analyse(ecg.simulate(heart_rate=110, rhythm="wide_qrs", seed=2))
+    assert "wide_qrs" in slower.flags and "wide_qrs_tachycardia" not in slower.flags and not slower.critical
+
+
 def test_intervals_agree_with_the_simulation():
     for rate in (50, 75, 100):
         truth = ecg.simulated_intervals(rate)
@@ -182,6 +191,10 @@ def test_render_svg_is_ecg_paper_with_12_leads():
     assert max(xs) - min(xs) == pytest.approx(250, abs=1)
     assert 'id="ecg-minor" width="1"' in svg and 'id="ecg-major" width="5"' in svg
     assert len(svg) < 120_000
+    long = ecg.simulate(heart_rate=75, duration=20, seed=1)
+    whole = ET.fromstring(ecg.render_svg(long)).findall(".//s:polyline", ns)[-1].get("points").split()
+    xs = [float(pt.split(",")[0]) for pt in whole]
+    assert max(xs) - min(xs) == pytest.approx(500, abs=1)  # None: the whole 20 s
     short = ecg.render_svg(rec, seconds=5)
     xs = [float(pt.split(",")[0]) for pt in ET.fromstring(short).findall(".//s:polyline", ns)[-1].get("points").split()]
     assert max(xs) - min(xs) == pytest.approx(125, abs=1)

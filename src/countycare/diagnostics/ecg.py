@@ -49,6 +49,7 @@ RHYTHMS = ("sinus", "af", "brady", "tachy", "wide_qrs", "noisy")
 BRADY_BPM, TACHY_BPM = 50.0, 100.0
 SEVERE_BRADY_BPM, SEVERE_TACHY_BPM = 40.0, 150.0
 AF_RAPID_BPM = 120.0
+WIDE_QRS_TACHY_BPM = 120.0
 WIDE_QRS_MS = 120
 LONG_QTC_MS = 500
 IRREGULAR_CV = 0.10  # RR coefficient of variation
@@ -64,15 +65,19 @@ FLAGS: dict[str, str] = {
     "irregular": "节律不齐，提示心房颤动可能 / Irregular rhythm, atrial fibrillation suspected",
     "af_rapid": "节律不齐伴快心室率（> 120 次/分） / Irregular rhythm with rapid ventricular rate (> 120/min)",
     "wide_qrs": "QRS 增宽（≥ 120 ms） / Wide QRS (≥ 120 ms)",
+    "wide_qrs_tachycardia": "宽 QRS 波心动过速（> 120 次/分），需排除室速 / Wide-QRS tachycardia (> 120/min), "
+                            "ventricular tachycardia until shown otherwise",
     "long_qt": "QTc 延长（> 500 ms） / Long QTc (> 500 ms)",
     "poor_signal": "信号质量差，结果不可靠 / Poor signal quality, measurements unreliable",
 }
 # Flags that may be critical (危急值): they raise the request to stat; the reader confirms or not.
-CRITICAL_FLAGS: frozenset[str] = frozenset({"severe_bradycardia", "severe_tachycardia", "af_rapid", "long_qt"})
+CRITICAL_FLAGS: frozenset[str] = frozenset({"severe_bradycardia", "severe_tachycardia", "af_rapid",
+                                            "wide_qrs_tachycardia", "long_qt"})
 
 # Weight of each flag in the urgency score (0..999) that orders the worklist within a priority.
 _FLAG_WEIGHTS = {
-    "severe_bradycardia": 400, "severe_tachycardia": 400, "af_rapid": 400, "long_qt": 400,
+    "severe_bradycardia": 400, "severe_tachycardia": 400, "af_rapid": 400, "wide_qrs_tachycardia": 400,
+    "long_qt": 400,
     "irregular": 150, "wide_qrs": 150, "bradycardia": 100, "tachycardia": 60, "poor_signal": 30,
 }
 
@@ -901,6 +906,8 @@ def analyse(recording: Recording) -> PreRead:
                 flags.append("af_rapid")
         if qrs is not None and qrs >= WIDE_QRS_MS:
             flags.append("wide_qrs")
+            if heart_rate > WIDE_QRS_TACHY_BPM:
+                flags.append("wide_qrs_tachycardia")
         if qtc is not None and qtc > LONG_QTC_MS and not irregular:  # QT on a median of unequal cycles: no flag
             flags.append("long_qt")
     if quality < POOR_QUALITY or len(peaks) < 3:
@@ -956,9 +963,9 @@ def render_svg(recording: Recording, *, seconds: float | None = None) -> str:
     """The tracing on ECG paper (1 mm minor / 5 mm major grid, 25 mm/s, 10 mm/mV): three rows of four leads
     (I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6), each column a quarter of the shown time, and a lead II
     rhythm strip over the whole of it; a 1 mV calibration pulse at the start of each row. `seconds`: how
-    much to show from the start (default 10 s, or the recording's length if shorter)."""
+    much to show from the start (None: the whole recording; the standard page is 10 s)."""
     rate = recording.sample_rate
-    shown = min(recording.duration, seconds if seconds else 10.0)
+    shown = min(recording.duration, seconds) if seconds else recording.duration
     n = int(shown * rate)
     width = _LEFT_MM + shown * MM_PER_S + 5
     height = _ROW_MM * 4 + 5
