@@ -36,7 +36,16 @@ from countycare.registry.models import (
 from .activity import ACTIVITY_APPENDED, ACTIVITY_MODELS, ActivityCounts, load_activity
 from .county import CountyPlan, create_community, load_organizations, load_staff, plan_county
 from .demo import demo_reader
-from .diagnostics import CentresReport, load_centres
+from .diagnostics import (
+    EXAM_MODELS,
+    HL7_MESSAGES,
+    CentresReport,
+    ExamCounts,
+    exams_expected,
+    load_centres,
+    load_exams,
+    start_pool,
+)
 from .load import BulkLoader, TableStats
 from .people import PeopleCounts, load_people
 
@@ -111,6 +120,7 @@ class GenerationReport:
     commit_seconds: float = 0.0
     activity: ActivityCounts | None = None
     centres: CentresReport | None = None
+    exams: ExamCounts | None = None
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, in order
     phases_cpu: dict[str, float] = field(default_factory=dict)  # this process's CPU seconds per step
     rebuilt: list[tuple[str, float]] = field(default_factory=list)  # index/key statements after loads, seconds
@@ -129,13 +139,20 @@ def generate_county(
     progress: ProgressSink | None = None,
     using: str = "default",
     activity: bool = False,
+    exams: bool | None = None,
+    dicom_uploads: int = 0,
+    hl7_messages: int = HL7_MESSAGES,
 ) -> GenerationReport:
     """Generate a county of `population` residents, and with `activity` a year of its care on top (the
-    `generate` and `demo` commands ask for it). Same (population, seed, as_of, activity) -> same data."""
+    `generate` and `demo` commands ask for it) with the year's exams at the shared centres (`exams`, default:
+    with the activity; `dicom_uploads` synthetic studies go to the Orthanc of the settings when it answers,
+    the newest `hl7_messages` lab results arrive as HL7 messages). Same arguments -> same data."""
     if population < 100:
         raise ValueError("population must be at least 100")
     progress = progress or SilentProgress()
     as_of = as_of or timezone.localdate()
+    exams = activity if exams is None else exams and activity
+    pool = start_pool(seed) if exams else None  # the ECG pool, simulated in another process meanwhile
     started = time.perf_counter()
     phases: dict[str, float] = {}
     phases_cpu: dict[str, float] = {}
@@ -149,6 +166,7 @@ def generate_county(
     plan = plan_county(population=population, seed=seed, as_of=as_of)
     loader = BulkLoader(using)
     year: ActivityCounts | None = None
+    exam_counts: ExamCounts | None = None
     with transaction.atomic(using=using):
         advance = progress.phase("机构与人员 organisations and staff", None)
         community = create_community(plan)
@@ -185,12 +203,21 @@ def generate_county(
                 advance = progress.phase("索引 indexes and keys", None)
             advance(1)
             lap("activity: indexes and keys")
+        if exams:
+            advance = progress.phase("一年的检查 a year of exams", None)
+            with loader.indexes_deferred(exams_expected(population)):
+                exam_counts = load_exams(community.pk, seed=seed, as_of=as_of, loader=loader, pool=pool,
+                                         dicom_uploads=dicom_uploads, hl7_messages=hl7_messages, advance=advance)
+                lap("exams")
+                advance = progress.phase("索引 indexes and keys", None)
+            advance(1)
+            lap("exams: indexes and keys")
         commit_started = time.perf_counter()
     commit_seconds = time.perf_counter() - commit_started
     lap("commit")
     advance = progress.phase("统计信息 ANALYZE", None)
     analyze_started = time.perf_counter()
-    loader.analyze(LOADED_MODELS + (ACTIVITY_MODELS if activity else ()))
+    loader.analyze(LOADED_MODELS + (ACTIVITY_MODELS if activity else ()) + (EXAM_MODELS if exams else ()))
     advance(1)
     lap("ANALYZE")
     return GenerationReport(
@@ -205,6 +232,7 @@ def generate_county(
         commit_seconds=commit_seconds,
         activity=year,
         centres=centres,
+        exams=exam_counts,
         phases=phases,
         phases_cpu=phases_cpu,
         rebuilt=loader.rebuilt,

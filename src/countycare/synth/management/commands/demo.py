@@ -14,6 +14,7 @@ from django.db import connection
 
 from countycare.core.models import Community
 from countycare.synth.demo import demo_password, ensure_demo_users
+from countycare.synth.diagnostics import DICOM_UPLOADS
 from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
 
 DEMO_POPULATION = 3000
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-serve", action="store_true", help="set up, print the users, and stop")
         parser.add_argument(
-            "--no-activity", action="store_true", help="a county without its year of encounters and referrals"
+            "--no-activity", action="store_true", help="a county without its year of encounters, referrals and exams"
         )
 
     def handle(
@@ -62,11 +63,16 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0 if quiet else 1)
         if "loadcodes" in get_commands():
             call_command("loadcodes", verbosity=0, stdout=io.StringIO())
+        orthanc = self.start_orthanc()
         community = Community.objects.order_by("id").first()
         if community is None:
             with rich_progress(enabled=options["verbosity"] > 0) as progress:
                 report = generate_county(
-                    population=population, seed=seed, progress=progress, activity=not no_activity
+                    population=population,
+                    seed=seed,
+                    progress=progress,
+                    activity=not no_activity,
+                    dicom_uploads=DICOM_UPLOADS if orthanc else 0,
                 )
             community = report.community
             year = ""
@@ -75,6 +81,12 @@ class Command(BaseCommand):
                 year = (
                     f", a year of {rows.get('records.Encounter', 0)} encounters and "
                     f"{rows.get('referrals.Referral', 0)} referrals"
+                )
+            if report.exams:
+                exams = report.exams
+                year += (
+                    f", {sum(exams.exams.values())} exams at the shared centres "
+                    f"({exams.dicom_uploaded} studies in Orthanc, {exams.hl7_messages} lab results by HL7)"
                 )
             self.stdout.write(
                 f"generated {community.name}: {report.people.residents} residents, "
@@ -91,11 +103,41 @@ class Command(BaseCommand):
                 self.stderr.write("warning: COUNTYCARE_DEMO_PASSWORD is weak: " + " ".join(exc.messages))
         users = ensure_demo_users(community, password, check_password=not from_env)
         self.print_users(users, password, from_env is not None)
+        self.centre_on_duty(community)
         self.stdout.write(f"ready in {time.perf_counter() - started:.1f} s")
         if no_serve:
             return
         self.stdout.write(f"serving on http://127.0.0.1:{port}/  (Ctrl-C stops)")
         call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
+
+    def start_orthanc(self):
+        """The imaging server for the demo (previews and study links), when Orthanc is installed."""
+        from countycare.core.errors import DomainError
+        from countycare.diagnostics.imaging import ensure_demo_server
+
+        try:
+            handle = ensure_demo_server()
+        except DomainError as exc:
+            self.stdout.write(f"影像预览不可用 imaging previews unavailable: {exc.message}")
+            return None
+        self.stdout.write(f"Orthanc: {handle.url} (user {handle.username})")
+        return handle
+
+    def centre_on_duty(self, community) -> None:
+        """The demo reader on duty now at the ECG and imaging centres, with ECGs waiting to be claimed."""
+        from django.utils import timezone
+
+        from countycare.accounts.models import User
+        from countycare.synth.diagnostics import demo_worklist, ensure_on_duty
+
+        reader = User.objects.filter(username="centre_reader", community=community).first()
+        if reader is None or reader.practitioner_id is None:
+            return
+        now = timezone.now()
+        ensure_on_duty(reader.practitioner_id, now=now)
+        sent = demo_worklist(community.pk, now=now)
+        if sent:
+            self.stdout.write(f"心电诊断中心 ECG centre: {sent} ECGs waiting for centre_reader (on duty now)")
 
     def print_users(self, users, password: str, from_env: bool) -> None:
         from rich.console import Console

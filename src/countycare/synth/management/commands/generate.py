@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from countycare.core.models import Community
+from countycare.synth.diagnostics import DICOM_UPLOADS
 from countycare.synth.erase import erase_community
 from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
 
@@ -20,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-activity",
             action="store_true",
-            help="only institutions and residents, without the year of encounters, referrals and slots",
+            help="only institutions, residents and the centres' rosters, without the year of encounters, referrals, "
+            "slots and exams",
         )
 
     def handle(
@@ -40,7 +42,11 @@ class Command(BaseCommand):
             self.stdout.write(f"erased {community.name}: {sum(deleted.values())} rows")
         with rich_progress(enabled=not no_progress and options["verbosity"] > 0) as progress:
             report = generate_county(
-                population=population, seed=seed, progress=progress, activity=not no_activity
+                population=population,
+                seed=seed,
+                progress=progress,
+                activity=not no_activity,
+                dicom_uploads=DICOM_UPLOADS,
             )
         people, plan = report.people, report.plan
         year = ""
@@ -49,6 +55,13 @@ class Command(BaseCommand):
             year = (
                 f", a year of {rows.get('records.Encounter', 0)} encounters and "
                 f"{rows.get('referrals.Referral', 0)} referrals"
+            )
+        if report.exams:
+            exams = report.exams
+            year += (
+                f", {sum(exams.exams.values())} exams at the shared centres ({exams.dicom_uploaded} synthetic "
+                f"studies sent to Orthanc, {exams.dicom_references} recorded as references without images; "
+                f"{exams.hl7_messages} lab results by HL7, the rest in bulk)"
             )
         summary = (
             f"{report.community.name}: {len(plan.orgs)} organisations, {report.practitioners} practitioners, "
