@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.core.signals import request_finished, request_started
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 
 
 @dataclass(frozen=True)
@@ -70,17 +74,63 @@ DEFAULTS = {
 
 def get(key: str, community_id: int | None = None) -> Decimal:
     """The number in force for a community: its own row, else the default row, else the code default."""
+    return get_many(community_id, key)[key]
+
+
+def get_many(community_id: int | None, *keys: str) -> dict[str, Decimal]:
+    """`get` for several keys. One query for a community's numbers; within a web or API request they are read
+    once per community and kept to the request's end (an admin's edit applies from the next request, or at
+    once in the request that saves it)."""
+    cache = _request_cache.get()
+    rows = cache.get(community_id) if cache is not None else None
+    if rows is None:
+        rows = _rows(community_id, None if cache is not None else keys)
+        if cache is not None:
+            cache[community_id] = rows
+    numbers = {}
+    for key in keys:
+        found = rows.get(key, {})
+        numbers[key] = found[community_id] if community_id in found else found.get(None, DEFAULTS[key].value)
+    return numbers
+
+
+def _rows(community_id: int | None, keys: tuple[str, ...] | None) -> dict[str, dict[int | None, Decimal]]:
+    """{key: {community_id or None: value}} of the community's rows and the default rows (`keys` only, or all)."""
     from .models import Policy
 
-    rows = dict(
-        Policy.objects.filter(Q(community_id=community_id) | Q(community__isnull=True), key=key)
-        .values_list("community_id", "value")
-    )
-    if community_id in rows:
-        return rows[community_id]
-    if None in rows:
-        return rows[None]
-    return DEFAULTS[key].value
+    qs = Policy.objects.filter(Q(community_id=community_id) | Q(community__isnull=True))
+    if keys is not None:
+        qs = qs.filter(key__in=keys)
+    rows: dict[str, dict[int | None, Decimal]] = {}
+    for key, community, value in qs.order_by().values_list("key", "community_id", "value"):
+        rows.setdefault(key, {})[community] = value
+    return rows
+
+
+# The request's cache: {community_id: rows}, None outside a request (a command, a test, a thread of its own:
+# every read queries).
+_request_cache: ContextVar[dict[int | None, dict[str, dict[int | None, Decimal]]] | None] = ContextVar(
+    "countycare_policy_cache", default=None)
+
+
+def _start_request(**kwargs: Any) -> None:
+    _request_cache.set({})
+
+
+def _end_request(**kwargs: Any) -> None:
+    _request_cache.set(None)
+
+
+def _policy_changed(**kwargs: Any) -> None:
+    cache = _request_cache.get()
+    if cache is not None:
+        cache.clear()
+
+
+request_started.connect(_start_request, dispatch_uid="countycare.core.policy.start")
+request_finished.connect(_end_request, dispatch_uid="countycare.core.policy.end")
+post_save.connect(_policy_changed, sender="core.Policy", dispatch_uid="countycare.core.policy.saved")
+post_delete.connect(_policy_changed, sender="core.Policy", dispatch_uid="countycare.core.policy.deleted")
 
 
 def sync_defaults() -> int:

@@ -22,7 +22,6 @@ from django.utils import timezone
 from countycare.core import audit, policy
 from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, Role
 from countycare.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from countycare.core.models import Policy
 from countycare.records import services as records_services
 from countycare.records.models import Encounter, EncounterKind, EncounterStatus, Icd10Code
 from countycare.registry import queries as registry_queries
@@ -422,16 +421,7 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
 def policy_numbers(community_id: int, *keys: str) -> dict[str, Decimal]:
     """`policy.get` for several keys in one query: the community's row, else the default row, else the code
     default."""
-    found: dict[str, dict[int | None, Decimal]] = {}
-    for key, community, value in Policy.objects.filter(
-            Q(community_id=community_id) | Q(community__isnull=True), key__in=keys).order_by().values_list(
-            "key", "community_id", "value"):
-        found.setdefault(key, {})[community] = value
-    numbers = {}
-    for key in keys:
-        rows = found.get(key, {})
-        numbers[key] = rows[community_id] if community_id in rows else rows.get(None, policy.DEFAULTS[key].value)
-    return numbers
+    return policy.get_many(community_id, *keys)
 
 
 def _end_of_day(day: dt.date) -> dt.datetime:
