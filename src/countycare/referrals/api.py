@@ -197,7 +197,7 @@ def act_on_referral(request: HttpRequest, referral_uuid: uuid.UUID, action: Acti
     slot — nothing changes; 422 reason missing for reject/cancel, a slot elsewhere."""
     user = user_of(request)
     found = Referral.objects.filter(uuid=referral_uuid, community_id=user.community_id)
-    referral = queries.unique(queries.with_detail(found))
+    referral = queries.detail(found)
     if referral is None or not queries.may_see(user, referral):
         raise NotFound("未找到该转诊，或不在您的管辖范围内 (referral not found or outside your scope)")
     slot = queries.get_slot(user, payload.slot, related=False) if payload.slot is not None else None
