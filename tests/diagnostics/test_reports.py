@@ -62,6 +62,7 @@ def test_publishing_puts_the_conclusion_in_the_shared_record_and_the_request_on_
     items = records_queries.timeline(dx.users["village_doctor"], request.resident, channel="web")
     exam = next(i for i in items if i.kind == "exam")
     assert exam.obj == request and "窦性心律，正常心电图" in exam.detail and request.accession_number in exam.detail
+    assert exam.url == f"/exams/{request.uuid}/"
     assert any(i.kind == "observation" and i.obj == observation for i in items)
 
 

@@ -17,7 +17,7 @@ from .models import ExamRequest, ExamStatus, Report
 
 def _url(uuid: object) -> str | None:
     try:
-        return reverse("diagnostics:request", args=[uuid])
+        return reverse("diagnostics:exam", args=[uuid])
     except NoReverseMatch:  # the pages are another module's; without them the item simply has no link
         return None
 
