@@ -135,6 +135,15 @@ def test_a_junior_reader_cannot_release_someone_elses_claim(dx):
         services.release(user=dx.users["junior"], request=request, expected_version=request.version, now=AT)
 
 
+def test_accession_numbers_count_on_past_9999_and_ignore_numbers_in_another_form(dx):
+    first = order(dx, "ECG12")
+    assert first.accession_number == "ECG-260302-0001"
+    ExamRequest.objects.filter(pk=first.pk).update(accession_number="ECG-260302-9999")
+    other = order(dx, "ECG12")
+    ExamRequest.objects.filter(pk=other.pk).update(accession_number="ECG-260302-X1")  # typed in by hand
+    assert [order(dx, "ECG12").accession_number for _ in range(2)] == ["ECG-260302-10000", "ECG-260302-10001"]
+
+
 # --- real concurrency --------------------------------------------------------------------------------------
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:

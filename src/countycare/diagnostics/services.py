@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -316,15 +317,12 @@ def accession_number(kind: str, day: dt.date, sequence: int) -> str:
 
 
 def _next_sequence(prefix: str) -> int:
-    last = (ExamRequest.objects.filter(accession_number__startswith=prefix)
+    """One more than the day's highest sequence (longest, then highest: 10000 follows 9999)."""
+    last = (ExamRequest.objects.filter(accession_number__startswith=prefix,
+                                       accession_number__regex=rf"^{re.escape(prefix)}[0-9]+$")
             .annotate(length=Length("accession_number")).order_by("-length", "-accession_number")
             .values_list("accession_number", flat=True).first())
-    if last is None:
-        return 1
-    try:
-        return int(last[len(prefix):]) + 1
-    except ValueError:
-        return 1
+    return 1 if last is None else int(last[len(prefix):]) + 1
 
 
 def _create_request(fields: dict[str, Any], *, kind: str, now: dt.datetime) -> ExamRequest:
@@ -333,8 +331,10 @@ def _create_request(fields: dict[str, Any], *, kind: str, now: dt.datetime) -> E
     so the surrounding transaction goes on)."""
     day = timezone.localtime(now).date()
     prefix = accession_number(kind, day, 0)[:-4]
+    tried = 0
     for _ in range(ACCESSION_ATTEMPTS):
-        number = f"{prefix}{_next_sequence(prefix):04d}"
+        tried = max(_next_sequence(prefix), tried + 1)
+        number = f"{prefix}{tried:04d}"
         try:
             with transaction.atomic():
                 return ExamRequest.objects.create(accession_number=number, **fields)
