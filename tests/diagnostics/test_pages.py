@@ -88,7 +88,7 @@ def test_a_request_outside_scope_is_a_404_and_a_worklist_outside_the_reader_s_ce
     assert client_for(dx, "west_doctor").get(f"/exams/{exam.uuid}/").status_code == 404
     assert client_for(dx, "village_doctor").get(f"/exams/{exam.uuid}/").status_code == 200
     assert client_for(dx, "centre_reader").get(f"/exams/{exam.uuid}/").status_code == 200
-    assert client_for(dx, "village_doctor").get(f"/exams/{exam.uuid}/read/").status_code == 403
+    assert client_for(dx, "village_doctor").get(f"/centres/exams/{exam.uuid}/").status_code == 403
     assert client_for(dx, "centre_reader").get("/centres/999999/").status_code == 404
     assert client_for(dx, "county_specialist").get(f"/centres/{dx.centres['ecg'].pk}/").status_code == 404
 
@@ -249,10 +249,10 @@ def test_the_worklist_lists_waiting_work_with_the_pre_read(dx):
 def test_claiming_leads_to_the_reading_page_and_a_second_claim_is_refused_on_the_worklist(dx):
     exam = acquired(dx)
     reader = client_for(dx, "centre_reader")
-    response = reader.post(f"/exams/{exam.uuid}/claim/", {"version": exam.version})
-    assert response.status_code == 302 and response["Location"] == f"/exams/{exam.uuid}/read/"
+    response = reader.post(f"/centres/exams/{exam.uuid}/claim/", {"version": exam.version})
+    assert response.status_code == 302 and response["Location"] == f"/centres/exams/{exam.uuid}/"
     assert fresh(exam).status == ExamStatus.CLAIMED
-    again = reader.post(f"/exams/{exam.uuid}/claim/", {"version": exam.version}, follow=True)
+    again = reader.post(f"/centres/exams/{exam.uuid}/claim/", {"version": exam.version}, follow=True)
     assert again.status_code == 200 and 'class="alert alert-error"' in body(again)
 
 
@@ -260,7 +260,7 @@ def test_claim_next_takes_the_top_of_the_worklist(dx):
     routine = acquired(dx)
     urgent = acquired(dx, priority="stat", resident="li_si", user="township_doctor")
     response = client_for(dx, "centre_reader").post(f"/centres/{dx.centres['ecg'].pk}/claim-next/")
-    assert response["Location"] == f"/exams/{urgent.uuid}/read/"
+    assert response["Location"] == f"/centres/exams/{urgent.uuid}/"
     assert fresh(routine).status == ExamStatus.ACQUIRED
     client_for(dx, "centre_reader").post(f"/centres/{dx.centres['ecg'].pk}/claim-next/")
     empty = client_for(dx, "centre_reader").post(f"/centres/{dx.centres['ecg'].pk}/claim-next/", follow=True)
@@ -270,7 +270,7 @@ def test_claim_next_takes_the_top_of_the_worklist(dx):
 def test_the_reading_page_shows_tracing_pre_read_templates_and_the_buttons(dx):
     exam = claimed(dx, heart_rate=45)
     reader = client_for(dx, "centre_reader")
-    html = body(reader.get(f"/exams/{exam.uuid}/read/"))
+    html = body(reader.get(f"/centres/exams/{exam.uuid}/"))
     assert f"/exams/{exam.uuid}/tracing/" in html
     assert "辅助参考，非诊断" in html and 'data-testid="pre-read-hr"' in html
     assert 'id="report-templates"' in html and "ecg-normal" in html and "正常心电图" in html
@@ -285,7 +285,7 @@ def test_the_reading_page_shows_tracing_pre_read_templates_and_the_buttons(dx):
 def test_publishing_returns_the_report_to_the_clinic(dx):
     exam = claimed(dx)
     reader = client_for(dx, "centre_reader")
-    response = reader.post(f"/exams/{exam.uuid}/read/report/", {
+    response = reader.post(f"/centres/exams/{exam.uuid}/report/", {
         "version": exam.version, "template_code": "ecg-normal", "findings": "窦性心律，心率70次/分。",
         "conclusion": "正常心电图", "critical_finding": "", "action": "publish"})
     assert response.status_code == 302
@@ -302,7 +302,7 @@ def test_publishing_returns_the_report_to_the_clinic(dx):
 
 def test_an_incomplete_report_is_refused_on_the_reading_page(dx):
     exam = claimed(dx)
-    response = client_for(dx, "centre_reader").post(f"/exams/{exam.uuid}/read/report/", {
+    response = client_for(dx, "centre_reader").post(f"/centres/exams/{exam.uuid}/report/", {
         "version": exam.version, "findings": "", "conclusion": "正常心电图", "action": "publish"})
     assert response.status_code == 422 and 'data-testid="action-error"' in body(response)
     assert fresh(exam).status == ExamStatus.CLAIMED
@@ -310,7 +310,7 @@ def test_an_incomplete_report_is_refused_on_the_reading_page(dx):
 
 def test_a_stale_report_is_a_409_on_the_page_not_a_500(dx):
     exam = claimed(dx)
-    response = client_for(dx, "centre_reader").post(f"/exams/{exam.uuid}/read/report/", {
+    response = client_for(dx, "centre_reader").post(f"/centres/exams/{exam.uuid}/report/", {
         "version": exam.version - 1, "findings": "所见", "conclusion": "结论", "action": "publish"})
     assert response.status_code == 409 and 'data-testid="action-error"' in body(response)
     assert "所见" in body(response)  # what the reader wrote is kept
@@ -319,12 +319,17 @@ def test_a_stale_report_is_a_409_on_the_page_not_a_500(dx):
 
 def test_a_second_reading_sends_the_preliminary_report_back_to_the_worklist(dx):
     exam = claimed(dx)
-    response = client_for(dx, "centre_reader").post(f"/exams/{exam.uuid}/read/report/", {
+    response = client_for(dx, "centre_reader").post(f"/centres/exams/{exam.uuid}/report/", {
         "version": exam.version, "findings": "所见", "conclusion": "ST段压低，请审核", "action": "second_reading"})
     assert response.status_code == 302 and response["Location"] == f"/centres/{dx.centres['ecg'].pk}/"
     assert fresh(exam).status == ExamStatus.SECOND_READING
     html = body(client_for(dx, "centre_reader").get(f"/centres/{dx.centres['ecg'].pk}/"))
-    assert "待审核" in html
+    assert "待审核" in html and "您的初步报告等待其他上级医生审核" in html  # its author cannot claim it
+    # the preliminary report stays in the centre until a second reader publishes it
+    doctor = client_for(dx, "village_doctor")
+    assert "ST段压低，请审核" not in body(doctor.get(f"/exams/{exam.uuid}/"))
+    assert doctor.get(f"/exams/{exam.uuid}/report/").status_code == 404
+    assert "ST段压低，请审核" in body(client_for(dx, "centre_reader").get(f"/centres/exams/{exam.uuid}/"))
 
 
 def test_a_critical_value_needs_a_finding_then_reaches_the_ordering_clinician(dx):
@@ -332,10 +337,10 @@ def test_a_critical_value_needs_a_finding_then_reaches_the_ordering_clinician(dx
     reader = client_for(dx, "centre_reader")
     data = {"version": exam.version, "findings": "V1-V4 ST段抬高", "conclusion": "急性前壁心肌梗死",
             "critical_code": "", "critical_finding": "", "action": "critical"}
-    refused = reader.post(f"/exams/{exam.uuid}/read/report/", data)
+    refused = reader.post(f"/centres/exams/{exam.uuid}/report/", data)
     assert refused.status_code == 422 and fresh(exam).status == ExamStatus.CLAIMED
     stemi = CriticalRule.objects.filter(centre_kind="ecg", name__contains="ST段抬高").first()
-    done = reader.post(f"/exams/{exam.uuid}/read/report/", {**data, "critical_code": stemi.code})
+    done = reader.post(f"/centres/exams/{exam.uuid}/report/", {**data, "critical_code": stemi.code})
     assert done.status_code == 302
     alert = CriticalAlert.objects.get(request=exam)
     assert alert.status == AlertStatus.OPEN
@@ -355,8 +360,9 @@ def test_a_critical_value_needs_a_finding_then_reaches_the_ordering_clinician(dx
 def test_quality_control_returns_an_acquisition_with_a_reason(dx):
     exam = acquired(dx)
     reader = client_for(dx, "centre_reader")
-    assert reader.post(f"/exams/{exam.uuid}/read/return/", {"version": exam.version, "reason": ""}).status_code == 422
-    response = reader.post(f"/exams/{exam.uuid}/read/return/", {"version": exam.version, "reason": "肢体导联接反"})
+    url = f"/centres/exams/{exam.uuid}/return/"
+    assert reader.post(url, {"version": exam.version, "reason": ""}).status_code == 422
+    response = reader.post(url, {"version": exam.version, "reason": "肢体导联接反"})
     assert response.status_code == 302
     assert fresh(exam).status == ExamStatus.RETURNED
     html = body(client_for(dx, "village_doctor").get(f"/exams/{exam.uuid}/"))
@@ -365,15 +371,15 @@ def test_quality_control_returns_an_acquisition_with_a_reason(dx):
 
 def test_releasing_puts_the_exam_back_on_the_worklist(dx):
     exam = claimed(dx)
-    response = client_for(dx, "centre_reader").post(f"/exams/{exam.uuid}/read/release/", {"version": exam.version})
+    response = client_for(dx, "centre_reader").post(f"/centres/exams/{exam.uuid}/release/", {"version": exam.version})
     assert response.status_code == 302 and fresh(exam).status == ExamStatus.ACQUIRED
-    assert client_for(dx, "centre_reader").post(f"/exams/{exam.uuid}/read/nonsense/", {}).status_code == 404
+    assert client_for(dx, "centre_reader").post(f"/centres/exams/{exam.uuid}/nonsense/", {}).status_code == 404
 
 
 def test_a_revision_keeps_every_version(dx):
     exam = published(dx)
     reader = client_for(dx, "centre_reader")
-    url = f"/exams/{exam.uuid}/read/revise/"
+    url = f"/centres/exams/{exam.uuid}/revise/"
     assert reader.post(url, {"version": exam.version, "reason": "", "findings": "a", "conclusion": "b"}
                        ).status_code == 422
     response = reader.post(url, {"version": exam.version, "reason": "补充：QTc延长", "findings": "窦性心律，QTc 480ms",
@@ -436,5 +442,36 @@ def test_the_pages_switch_to_english(dx):
     exam = claimed(dx)
     reader = client_for(dx, "centre_reader")
     reader.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    html = body(reader.get(f"/exams/{exam.uuid}/read/"))
+    html = body(reader.get(f"/centres/exams/{exam.uuid}/"))
     assert "Assistance only, not the report" in html and "Publish report" in html and "Being read" in html
+
+
+def tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes([200, 120, 160]) * 4 for _ in range(4))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_a_pathology_specimen_with_slides_is_shown_to_the_reader(dx):
+    exam = requested(dx, exam="BIOPSY")
+    doctor = client_for(dx, "village_doctor")
+    assert 'name="slides"' in body(doctor.get(f"/exams/{exam.uuid}/"))
+    slide = SimpleUploadedFile("slide-1.png", tiny_png(), content_type="image/png")
+    response = doctor.post(f"/exams/{exam.uuid}/acquire/", {
+        "version": exam.version, "specimen_type": "胃黏膜活检组织", "specimen_id": "P-2026-001", "site": "胃窦",
+        "note": "10%甲醛固定", "slides": [slide]})
+    assert response.status_code == 302
+    exam = fresh(exam)
+    claim = client_for(dx, "centre_reader").post(f"/centres/exams/{exam.uuid}/claim/", {"version": exam.version})
+    assert claim.status_code == 302
+    html = body(client_for(dx, "centre_reader").get(f"/centres/exams/{exam.uuid}/"))
+    slide_row = exam.acquisitions.get().attachments.get()
+    assert "胃黏膜活检组织" in html and "胃窦" in html and f"/exams/{exam.uuid}/files/{slide_row.uuid}/" in html
+    image = client_for(dx, "centre_reader").get(f"/exams/{exam.uuid}/files/{slide_row.uuid}/")
+    assert image["Content-Type"] == "image/png" and image["Content-Disposition"].startswith("inline")

@@ -24,9 +24,10 @@ urlpatterns = [
     path("centres/<int:centre_id>/claim-next/", views.claim_next, name="claim_next"),
     path("centres/<int:centre_id>/turnaround/", views.board, name="board"),
     path("centres/<int:centre_id>/turnaround/data/", views.board_data, name="board_data"),
-    path("exams/<uuid:exam_uuid>/claim/", views.claim, name="claim"),
-    path("exams/<uuid:exam_uuid>/read/", views.read, name="read"),
-    path("exams/<uuid:exam_uuid>/read/report/", views.write_report, name="write_report"),
-    path("exams/<uuid:exam_uuid>/read/revise/", views.revise, name="revise"),
-    path("exams/<uuid:exam_uuid>/read/<slug:action>/", views.centre_step, name="centre_step"),
+    # the reading pages sit under /centres/ (the readers' navigation item)
+    path("centres/exams/<uuid:exam_uuid>/", views.read, name="read"),
+    path("centres/exams/<uuid:exam_uuid>/claim/", views.claim, name="claim"),
+    path("centres/exams/<uuid:exam_uuid>/report/", views.write_report, name="write_report"),
+    path("centres/exams/<uuid:exam_uuid>/revise/", views.revise, name="revise"),
+    path("centres/exams/<uuid:exam_uuid>/<slug:action>/", views.centre_step, name="centre_step"),
 ]

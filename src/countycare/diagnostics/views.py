@@ -73,8 +73,9 @@ from .models import (
     ExamStatus,
     Priority,
     Report,
+    ReportStatus,
 )
-from .templatetags.diagnostics_pages import flag_critical, flag_label
+from .templatetags.diagnostics_pages import dxlabel, flag_critical, flag_label
 
 CHANNEL = "web"
 REQUESTS_PAGE_SIZE = 40
@@ -338,23 +339,35 @@ def requests(request: HttpRequest) -> HttpResponse:
         "page": page, "rows": [_row(e) for e in rows], "status": status,
         "open_total": sum(counts.get(s, 0) for s in OPEN_EXAM_STATUSES),
         "all_total": sum(counts.values()),
-        "counts": [(s, label, counts.get(s, 0)) for s, label in ExamStatus.choices],
+        "counts": [(s, dxlabel(s, "exam"), counts.get(s, 0)) for s in ExamStatus.values],
         "now": timezone.now(),
     })
 
 
 def _row(exam: ExamRequest) -> dict[str, Any]:
     current = getattr(exam, "current_reports", None)
+    report = current[0] if current else None
     return {"exam": exam, "since": waiting_since(exam), "turnaround": turnaround_minutes(exam),
-            "report": current[0] if current else None, "priority": effective_priority(exam),
-            "target": exam.centre.target_minutes(exam.priority)}
+            "report": report if report is not None and report.published_at else None,
+            "preliminary": report if report is not None and report.status == ReportStatus.PRELIMINARY else None,
+            "priority": effective_priority(exam), "target": exam.centre.target_minutes(exam.priority)}
+
+
+def reports_shown(user: Any, exam: ExamRequest, *, sides: set[str] | None = None) -> list[Report]:
+    """Every version for the centre's readers; the requesting side and everyone else read only what was
+    published (a preliminary report waiting for its second reading stays in the centre)."""
+    reports = queries.reports_of(exam)
+    if workflow.Side.CENTRE in (sides if sides is not None else exam_sides(user, exam)):
+        return reports
+    return [r for r in reports if r.published_at is not None]
 
 
 def _exam_context(user: Any, exam: ExamRequest) -> dict[str, Any]:
     sides = exam_sides(user, exam)
     actions = {t.action: t for t in workflow.allowed_actions(exam.status) if t.side in sides}
-    reports = queries.reports_of(exam)
+    reports = reports_shown(user, exam, sides=sides)
     acquisition = current_acquisition(exam)
+    alerts = list(exam.critical_alerts.order_by("-raised_at"))
     context: dict[str, Any] = {
         "exam": exam, "resident": exam.resident, "sides": sides, "actions": actions, "reports": reports,
         "report": next((r for r in reports if r.current), None), "acquisition": acquisition,
@@ -362,7 +375,8 @@ def _exam_context(user: Any, exam: ExamRequest) -> dict[str, Any]:
         "events": list(exam.events.select_related("practitioner")),
         "since": waiting_since(exam), "turnaround": turnaround_minutes(exam),
         "target": exam.centre.target_minutes(exam.priority), "priority": effective_priority(exam),
-        "pre_read": _pre_read(exam), "alerts": list(exam.critical_alerts.order_by("-raised_at")),
+        "pre_read": _pre_read(exam), "alerts": alerts,
+        "critical_observations": {a.observation_id for a in alerts if a.observation_id},
         "is_reader": workflow.Side.CENTRE in sides, "now": timezone.now(),
         "results": list(exam.observations.order_by("code")) if exam.centre.kind == CentreKind.LAB else [],
     }
@@ -458,7 +472,7 @@ def cancel(request: HttpRequest, exam_uuid: UUID) -> HttpResponse:
 def report(request: HttpRequest, exam_uuid: UUID) -> HttpResponse:
     """The printable report (检查报告单): the current version, or ?version=n of the kept ones."""
     exam = get_exam(request.user, exam_uuid, action="read-report")
-    reports = queries.reports_of(exam)
+    reports = reports_shown(request.user, exam)
     if not reports:
         raise NotFound("该检查尚无报告 (this exam has no report yet)")
     wanted = _int(request.GET.get("version"))
@@ -470,6 +484,7 @@ def report(request: HttpRequest, exam_uuid: UUID) -> HttpResponse:
         "exam": exam, "resident": exam.resident, "report": shown, "reports": reports,
         "acquisition": current_acquisition(exam), "pre_read": _pre_read(exam),
         "results": list(exam.observations.order_by("code")) if exam.centre.kind == CentreKind.LAB else [],
+        "critical_observations": {a.observation_id for a in exam.critical_alerts.all() if a.observation_id},
     })
 
 
@@ -491,7 +506,8 @@ def alerts(request: HttpRequest) -> HttpResponse:
     back = urlsplit(request.headers.get("HX-Current-URL", ""))  # the page the fragment sits on
     return_to = (back.path + (f"?{back.query}" if back.query else "")) if is_fragment_request(request) \
         else request.get_full_path()
-    context = {"alerts": rows, "ack_form": AcknowledgeForm(), "now": timezone.now(), "return_to": return_to}
+    context = {"alerts": rows, "ack_form": AcknowledgeForm(), "now": timezone.now(), "return_to": return_to,
+               "with_count": is_fragment_request(request) and request.GET.get("count") == "1"}
     if is_fragment_request(request):
         response = TemplateResponse(request, "diagnostics/_alerts.html", context)
     else:
@@ -658,6 +674,7 @@ def _reading_context(user: Any, exam: ExamRequest, *, form: ReportForm | None = 
         form = ReportForm(initial=initial, templates=templates, rules=rules)
     context.update({
         "mine": mine, "form": form, "templates": templates, "preliminary": preliminary,
+        "own_preliminary": preliminary is not None and preliminary.author_id == user.practitioner_id,
         "templates_json": {t.code: {"findings": t.findings, "conclusion": t.conclusion} for t in templates},
         "return_form": ReasonForm(initial={"version": exam.version}),
         "version_form": VersionForm(initial={"version": exam.version}),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 
 from countycare.diagnostics.models import AlertStatus, ExamStatus, Priority, ReportStatus
 
@@ -71,10 +72,23 @@ def duration(minutes: float | int | None) -> str:
     days, rest = divmod(total, 1440)
     hours, mins = divmod(rest, 60)
     if days:
+        if not hours:
+            return _("%(days)s d") % {"days": days}
         return _("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
     if hours:
+        if not mins:
+            return _("%(hours)s h") % {"hours": hours}
         return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": f"{mins:02d}"}
     return _("%(minutes)s min") % {"minutes": mins}
+
+
+@register.filter
+def plain(value: Decimal | None) -> str:
+    """A stored decimal as a clinician writes it: 3.5000 → 3.5, 57.0000 → 57."""
+    if value is None or value == "":
+        return ""
+    text = f"{Decimal(value).normalize():f}"
+    return text
 
 
 @register.filter
@@ -97,8 +111,10 @@ def _ecg_flags() -> tuple[dict[str, str], frozenset[str]]:
 
 @register.filter
 def flag_label(code: str) -> str:
-    """The Chinese-first label of an ECG pre-read flag (ecg.FLAGS)."""
-    return _ecg_flags()[0].get(code, code)
+    """The label of an ECG pre-read flag in the page's language: ecg.FLAGS says "中文 / English"."""
+    label = _ecg_flags()[0].get(code, code)
+    chinese, _sep, english = label.partition(" / ")
+    return (english or chinese) if get_language() == "en" else chinese
 
 
 @register.filter
@@ -109,6 +125,7 @@ def flag_critical(code: str) -> bool:
 @register.simple_tag
 def duration_units() -> str:
     """The `duration` formats for diagnostics.js's live counters, in the page's language (JSON)."""
-    text = json.dumps({"d": _("%(days)s d %(hours)s h"), "h": _("%(hours)s h %(minutes)s min"),
+    text = json.dumps({"d": _("%(days)s d %(hours)s h"), "d0": _("%(days)s d"),
+                       "h": _("%(hours)s h %(minutes)s min"), "h0": _("%(hours)s h"),
                        "m": _("%(minutes)s min")}, ensure_ascii=False)
     return mark_safe(text.replace("<", "\\u003c"))  # noqa: S308 - JSON inside <script>, "<" escaped

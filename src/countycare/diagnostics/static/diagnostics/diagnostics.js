@@ -4,7 +4,8 @@
 
   function units() {
     var node = document.getElementById("dx-units");
-    return node ? JSON.parse(node.textContent) : { d: "%(days)s d %(hours)s h", h: "%(hours)s h %(minutes)s min", m: "%(minutes)s min" };
+    return node ? JSON.parse(node.textContent) : { d: "%(days)s d %(hours)s h", d0: "%(days)s d",
+      h: "%(hours)s h %(minutes)s min", h0: "%(hours)s h", m: "%(minutes)s min" };
   }
 
   function fill(template, values) {
@@ -13,8 +14,8 @@
 
   function format(total, u) {
     var days = Math.floor(total / 1440), hours = Math.floor((total % 1440) / 60), minutes = total % 60;
-    if (days) { return fill(u.d, { days: days, hours: hours }); }
-    if (hours) { return fill(u.h, { hours: hours, minutes: (minutes < 10 ? "0" : "") + minutes }); }
+    if (days) { return fill(hours ? u.d : u.d0, { days: days, hours: hours }); }
+    if (hours) { return fill(minutes ? u.h : u.h0, { hours: hours, minutes: (minutes < 10 ? "0" : "") + minutes }); }
     return fill(u.m, { minutes: minutes });
   }
 
