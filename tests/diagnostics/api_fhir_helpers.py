@@ -59,7 +59,7 @@ def ecg_files(heart_rate: float = 72, rhythm: str = "sinus") -> list[tuple[str, 
     if key not in _ECG_CACHE:
         recording = ecg.simulate(heart_rate=heart_rate, rhythm=rhythm, seed=1)
         header, data = ecg.write_wfdb(recording, "rec1")
-        csv = "\n".join([",".join(recording.lead_names)] + [
+        csv = "\n".join([f"# sample_rate={recording.sample_rate}", ",".join(recording.lead_names)] + [
             ",".join(f"{v:.4f}" for v in row) for row in recording.signals
         ]).encode()
         _ECG_CACHE[key] = (header, data, csv)
