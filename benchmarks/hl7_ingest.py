@@ -1,8 +1,11 @@
-"""HL7 ORU^R01 ingestion into PostgreSQL: messages per second through `lab.receive` (one transaction per message,
-as the API takes them) and through `lab.ingest_many` (a file drop's batch: one transaction, a savepoint per
-message, so each message still lands whole or not at all).
+"""HL7 ORU^R01 ingestion into PostgreSQL, three ways: `single` — `lab.receive`, one transaction per message
+through `services.publish_lab_results` (as the API takes them); `savepoints` — `lab.ingest_many(bulk=False)`, a
+batch in one transaction with a savepoint per message, each still through the service; `bulk` —
+`lab.ingest_many` (the file drop's default), the batch's usual messages written set-based, the unusual ones
+(here the critical potassiums) through the service. Every way keeps each message whole or not at all.
 
-    python benchmarks/hl7_ingest.py [--messages 5000] [--results 6] [--batch 200] [--mode both|single|batch]
+    python benchmarks/hl7_ingest.py [--messages 5000] [--results 6] [--batch 200]
+        [--mode all|single|savepoints|bulk]
         [--population 20000] [--database-url postgresql://postgres@127.0.0.1:5432/cc_lab] [--regenerate]
 
 Set-up (not timed): a generated county without its year of activity (`countycare.synth.generate_county`, made
@@ -40,6 +43,20 @@ PANEL = [
 ]
 
 
+def backend_cpu() -> float | None:
+    """CPU seconds the PostgreSQL backend of this connection has used (server on this host), else None."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
@@ -50,12 +67,14 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000, help="messages per mode")
     parser.add_argument("--results", type=int, default=6, help="OBX per message (at most 8)")
     parser.add_argument("--batch", type=int, default=200, help="messages per transaction in batch mode")
-    parser.add_argument("--mode", choices=("both", "single", "batch"), default="both")
+    parser.add_argument("--mode", choices=("all", "single", "savepoints", "bulk"), default="all")
     parser.add_argument("--population", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/cc_lab")
     parser.add_argument("--regenerate", action="store_true", help="drop the database and generate the county anew")
     parser.add_argument("--count-queries", action="store_true", help="log SQL to count statements (slower)")
+    parser.add_argument("--streams", type=int, default=0,
+                        help="also run bulk mode in this many processes at once (e.g. a file drop per analyser)")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         sys.exit("this benchmark is for PostgreSQL")
@@ -79,11 +98,13 @@ def main() -> None:
 
         print(f"generating a county of {args.population:,} residents (no activity) ...", flush=True)
         generate_county(population=args.population, seed=args.seed, activity=False)
-    modes = ["single", "batch"] if args.mode == "both" else [args.mode]
-    cast = prepare(args, len(modes) * args.messages)
+    modes = ["single", "savepoints", "bulk"] if args.mode == "all" else [args.mode]
+    cast = prepare(args, (len(modes) + (1 if args.streams else 0)) * args.messages)
     for i, mode in enumerate(modes):
         messages = cast.messages[i * args.messages:(i + 1) * args.messages]
         run(mode, messages, cast, args)
+    if args.streams:
+        parallel(cast.messages[len(modes) * args.messages:], cast, args)
 
 
 class Cast:
@@ -157,6 +178,51 @@ def prepare(args: argparse.Namespace, count: int) -> Cast:
     return Cast(sender, messages, args.results)
 
 
+def _stream(messages: list[str], sender_id: int, batch: int, start_at: float, queue) -> None:
+    """One process of `parallel`: its own connection, its share of the messages in bulk batches."""
+    from countycare.accounts.models import User
+    from countycare.diagnostics import lab
+
+    sender = User.objects.select_related("organization", "practitioner").get(pk=sender_id)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    started, cpu = time.perf_counter(), time.process_time()
+    ok = 0
+    for i in range(0, len(messages), batch):
+        ok += sum(o.ok for o in lab.ingest_many(messages[i:i + batch], actor=sender))
+    queue.put((ok, time.perf_counter() - started, time.process_time() - cpu))
+
+
+def parallel(messages: list[str], cast: Cast, args: argparse.Namespace) -> None:
+    import multiprocessing
+
+    from django.db import connections
+
+    from countycare.records.models import Observation
+
+    before = Observation.objects.count()
+    connections.close_all()  # each process opens its own
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    start_at = time.time() + 1.0
+    share = -(-len(messages) // args.streams)
+    processes = [context.Process(target=_stream, args=(messages[k * share:(k + 1) * share], cast.sender.pk,
+                                                         args.batch, start_at, queue))
+                 for k in range(args.streams)]
+    load = os.getloadavg()[0]
+    for process in processes:
+        process.start()
+    results = [queue.get() for _ in processes]
+    for process in processes:
+        process.join()
+    elapsed = max(r[1] for r in results)
+    ok = sum(r[0] for r in results)
+    stored = Observation.objects.count() - before
+    print(f"\nbulk in {args.streams} processes at once: {ok:,} of {len(messages):,} messages accepted in "
+          f"{elapsed:.1f} s — {ok / elapsed:,.0f} messages/s, {stored / elapsed:,.0f} results/s "
+          f"(load average {load:.1f} at the start; client CPU {sum(r[2] for r in results):.1f} s)")
+
+
 def run(mode: str, messages: list[str], cast: Cast, args: argparse.Namespace) -> None:
     from django.db import connection, reset_queries
 
@@ -170,6 +236,8 @@ def run(mode: str, messages: list[str], cast: Cast, args: argparse.Namespace) ->
     outcomes = []
     connection.force_debug_cursor = args.count_queries
     reset_queries()
+    server = backend_cpu()
+    load = os.getloadavg()[0]
     cpu = time.process_time()
     started = time.perf_counter()
     if mode == "single":
@@ -180,17 +248,25 @@ def run(mode: str, messages: list[str], cast: Cast, args: argparse.Namespace) ->
     else:
         for start in range(0, len(messages), args.batch):
             t0 = time.perf_counter()
-            outcomes.extend(lab.ingest_many(messages[start:start + args.batch], actor=cast.sender))
+            outcomes.extend(lab.ingest_many(messages[start:start + args.batch], actor=cast.sender,
+                                            bulk=mode == "bulk"))
             latencies.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    server_after = backend_cpu()
+    server = server_after - server if server is not None and server_after is not None else None
     queries = len(connection.queries) if args.count_queries else 0
     connection.force_debug_cursor = False
     refused = [o for o in outcomes if not o.ok]
     stored = Observation.objects.count() - observations_before
-    print(f"\n{mode}: {len(messages):,} messages × {cast.results} results in {elapsed:.1f} s "
-          f"(this process's CPU {cpu:.1f} s) — {len(messages) / elapsed:,.0f} messages/s, "
-          f"{stored / elapsed:,.0f} results/s")
+    print(f"\n{mode}: {len(messages):,} messages × {cast.results} results in {elapsed:.1f} s — "
+          f"{len(messages) / elapsed:,.0f} messages/s, {stored / elapsed:,.0f} results/s "
+          f"(load average {load:.1f} at the start)")
+    if server is not None:
+        busy = cpu + server
+        print(f"  CPU: this process {cpu:.1f} s + its PostgreSQL backend {server:.1f} s = "
+              f"{busy / len(messages) * 1000:.2f} ms a message: {len(messages) / busy:,.0f} messages per CPU-second "
+              "(the rate one stream reaches on an idle machine)")
     unit = "message" if mode == "single" else f"batch of {args.batch}"
     print(f"  latency per {unit}: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
           f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms"
