@@ -357,3 +357,20 @@ def test_the_capability_statement_says_what_each_new_type_answers(db):
     assert params["Media"] >= {"patient", "status", "created", "based-on", "modality", "operator"}
     assert "Exam requests" in resources["ServiceRequest"]["documentation"]
     assert "Referrals" in resources["ServiceRequest"]["documentation"]
+
+
+NASTY = ["", "eq2026-13-45", "ne2026", "a|b|c", "Organization/x/y", "2026-03-02T09:00", "9" * 40, "张三", "ecg,",
+         "\\,", "http://snomed.info/sct|", "Practitioner/1"]
+
+
+@pytest.mark.parametrize("resource", ["ServiceRequest", "DiagnosticReport", "Observation", "ImagingStudy", "Media"])
+def test_no_search_value_is_a_server_error(dx, resource):
+    reported_ecg(dx)
+    api = client(dx, "centre_reader")
+    names = [p["name"] for p in next(r for r in Api(None).get("/fhir/metadata").json()["rest"][0]["resource"]
+                                     if r["type"] == resource)["searchParam"]]
+    for name in names:
+        for value in NASTY:
+            response = api.get(f"/fhir/{resource}", {name: value})
+            assert response.status_code in (200, 400), (name, value, response.content.decode()[:300])
+            valid(response.json())

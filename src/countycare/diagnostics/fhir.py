@@ -629,7 +629,7 @@ class DiagnosticReportHandler(DiagnosticsHandler):
             published | Q(request__centre__in=reads_for(user))
         ).select_related(
             "request__resident", "request__exam_type", "request__centre__organization", "request__encounter",
-            "author", "verifier",
+            "request__pre_read", "author", "verifier",
         ).prefetch_related("request__observations", "request__acquisitions__attachments")
 
     def scoped(self, user: Any) -> QuerySet[Report]:
