@@ -124,9 +124,9 @@ def main() -> None:
 
         def critical_truth(r) -> bool:
             hr, rhythm = r[2], r[1]
-            return hr < 40 or hr > 150 or (rhythm == "af" and hr > 120)
+            return hr < 40 or hr > 150 or (rhythm in ("af", "wide_qrs") and hr > 120)
 
-        confusion("critical vs HR<40, >150, AF>120", critical_truth, lambda r: r[4].critical, clean)
+        confusion("critical vs HR<40,>150,AF/wide>120", critical_truth, lambda r: r[4].critical, clean)
         for name, index in (("PR", 0), ("QRS", 1), ("QT", 2)):
             diffs = []
             missing = 0
@@ -154,7 +154,7 @@ def main() -> None:
         print(f"AF not flagged: {fs} Hz {hr:g}/min seed {seed}: rate {pre.heart_rate}, RR CV {pre.rr_cv}, "
               f"PR {pre.pr_ms}")
     false_critical = [r for r in rows if r[1] != "noisy" and r[4].critical
-                      and not (r[2] < 40 or r[2] > 150 or (r[1] == "af" and r[2] > 120))]
+                      and not (r[2] < 40 or r[2] > 150 or (r[1] in ("af", "wide_qrs") and r[2] > 120))]
     for fs, rhythm, hr, seed, pre in false_critical[:10]:
         print(f"critical without a critical simulation: {fs} Hz {rhythm} {hr:g}/min seed {seed}: "
               f"rate {pre.heart_rate}, QT {pre.qt_ms}, QTc {pre.qtc_ms}, {pre.flags}")

@@ -779,13 +779,14 @@ def _p_onset(beat: np.ndarray, baseline: float, start: int, stop: int) -> int | 
 def analyse(recording: Recording) -> PreRead:
     """The pre-read of a recording (docs/ecg-preread.md).
 
-    R peaks on lead II (or, if its quality is poor, the best of V5, I, aVF, V2, V1) with neurokit2's
-    cleaning and detector; heart rate from the mean RR, RR coefficient of variation and the share of
-    successive RR changes over 10 %; the median beat of the eight independent leads gives the QRS (summed
+    R peaks with neurokit2's cleaning and detector in II, V5 and I (and aVF, V2, V1 unless those three agree
+    on a regular rhythm of good quality); the leads of good quality vote on the rate, and the most regular of
+    those that agree is kept. Heart rate from the mean RR, RR coefficient of variation and the share of
+    successive RR changes over 10 %. The median beat of the eight independent leads gives the QRS (summed
     slope), the P wave (lead II: present or not, PR) and the QT (tangent method, longest of II and V2–V5),
-    QTc by Bazett; signal quality from beat similarity, high-frequency noise and baseline wander. Flags,
-    whether any may be critical, an urgency score 0..999 and the time it took (`elapsed_ms`, without the
-    one-off import of neurokit2 in a new process). On a poor signal the QRS, PR and QT are not reported
+    QTc by Bazett. Signal quality from beat similarity, high-frequency noise and baseline wander. Returns the
+    flags, whether any may be critical, an urgency score 0..999 and the time it took (`elapsed_ms`, without
+    the one-off import of neurokit2 in a new process). On a poor signal the QRS, PR and QT are not reported
     (noise makes them up) and only the rate and rhythm flags are raised, with `poor_signal`."""
     import neurokit2  # noqa: F401  (the one-off import is not part of the analysis time)
     from scipy.signal import resample_poly
@@ -808,25 +809,28 @@ def analyse(recording: Recording) -> PreRead:
             cache[name] = resample_poly(x, *factor) if factor else x
         return cache[name]
 
-    def rr_cv_of(peaks: np.ndarray) -> float:
-        if len(peaks) < 3:
-            return math.inf
-        rr = np.diff(peaks)
-        return float(rr.std() / rr.mean())
-
-    # Lead II unless it is poor or irregular; then every candidate lead, keeping a good one with the most
-    # regular RR (a lead whose T waves are taller than its QRS loses or gains beats, an AF stays irregular
-    # in all leads), else the best quality.
+    # R peaks in each candidate lead; the leads of good quality vote: those whose rate is within 10 % of their
+    # median rate agree, and of these the one with the most regular RR is kept. A lead whose T waves are
+    # taller than its QRS counts them as beats (or loses beats): it is outvoted or less regular. An AF is
+    # irregular in every lead.
     candidates = [n for n in _RHYTHM_LEADS if n in names] or names[:1]
     tried = []
-    for name in candidates:
+    for k, name in enumerate(candidates):
+        if k == 3 and all(t[3] >= POOR_QUALITY and t[5] <= IRREGULAR_CV for t in tried) and (
+                max(t[4] for t in tried) <= 1.10 * min(t[4] for t in tried)):
+            break  # II, V5 and I agree on a regular rhythm of good quality: no need for the other three
         cleaned, peaks = _detect(raw(name), rate)
         quality = _quality(raw(name), cleaned, peaks, rate)
-        tried.append((name, cleaned, peaks, quality, rr_cv_of(peaks)))
-        if quality >= POOR_QUALITY and tried[-1][4] <= IRREGULAR_CV:
-            break
-    good = [t for t in tried if t[3] >= POOR_QUALITY]
-    chosen = min(good, key=lambda t: t[4]) if good else max(tried, key=lambda t: t[3])
+        rr = np.diff(peaks)
+        mean_rr = float(rr.mean()) if len(peaks) >= 3 else math.inf
+        tried.append((name, cleaned, peaks, quality, mean_rr, float(rr.std() / rr.mean()) if len(peaks) >= 3 else 9))
+    good = [t for t in tried if t[3] >= POOR_QUALITY and math.isfinite(t[4])]
+    if good:
+        middle = float(np.median([t[4] for t in good]))
+        agree = [t for t in good if abs(t[4] - middle) <= 0.10 * middle]
+        chosen = min(agree, key=lambda t: (round(t[5], 2), -t[3]))
+    else:
+        chosen = max(tried, key=lambda t: t[3])
     best = chosen[:4]
     rhythm_lead, cleaned, peaks, quality = best
     flags: list[str] = []
@@ -870,9 +874,11 @@ def analyse(recording: Recording) -> PreRead:
                         ends.append(end)
             if ends:
                 qt_ms = (max(ends) - on) / rate * 1000
-                if 200 <= qt_ms <= 700 and qt_ms < 950 * typical_rr:  # a T wave ends before the next QRS
+                qtc_ms = qt_ms / math.sqrt(mean_rr)
+                # a T wave ends before the next QRS; a QTc outside 300–650 ms is a mismeasurement, not a finding
+                if 200 <= qt_ms <= 700 and qt_ms < 950 * typical_rr and 300 <= qtc_ms <= 650:
                     qt = int(round(qt_ms))
-                    qtc = int(round(qt / 1000 / math.sqrt(mean_rr) * 1000))
+                    qtc = int(round(qtc_ms))
             p_lead = "II" if "II" in medians else rhythm_lead
             if p_lead in medians:
                 m = medians[p_lead]
