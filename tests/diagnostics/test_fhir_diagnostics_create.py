@@ -189,6 +189,9 @@ def test_a_laboratory_posts_an_ordered_exams_results(dx):
     found = client(dx, "village_doctor").get("/fhir/Observation", {
         "patient": f"Patient/{exam.resident.uuid}", "category": "laboratory", "code": f"{LOINC}|2823-3"}).json()
     assert found["total"] == 1
+    by_verifier = client(dx, "village_doctor").get("/fhir/Observation", {
+        "performer": f"Practitioner/{dx.practitioners['centre_reader'].uuid}", "category": "laboratory"}).json()
+    assert by_verifier["total"] == 2
     # a corrected result is a new version
     corrected = lab_body(exam, results=[("k", "2823-3", "血钾", 4.6, "mmol/L", 3.5, 5.3, "N"),
                                         ("na", "2951-2", "血钠", 140, "mmol/L", 137, 147, "N")])

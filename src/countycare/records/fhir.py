@@ -1057,6 +1057,8 @@ class ObservationHandler(PatientDataHandler):
         "encounter": fhir.SearchParam("reference", "Encounter/<id>"),
         "status": fhir.SearchParam("token", "final | amended | cancelled"),
         "date": fhir.SearchParam("date", "The effective time, days in Asia/Shanghai, with prefixes"),
+        "performer": fhir.SearchParam("reference", "Who measured or verified it (Practitioner/<id>) or where "
+                                                   "(Organization/<id>)"),
     }
     field_expressions = {
         "code": "Observation.code",
@@ -1138,6 +1140,17 @@ class ObservationHandler(PatientDataHandler):
             return Q(status=value)
         if name == "date":
             return datetime_condition("effective_at", value)
+        if name == "performer":
+            parts = value.rstrip("/").split("/")
+            kind = parts[-2] if len(parts) >= 2 else None
+            if kind not in (None, "Practitioner", "Organization"):
+                raise fhir.FhirError(400, "引用须指向 Practitioner 或 Organization (reference must point to a "
+                                          "Practitioner or an Organization)")
+            found = uuid_or_none(parts[-1])
+            if found is None:
+                return NOTHING
+            by_practitioner = Q(practitioner__uuid=found) if kind in (None, "Practitioner") else NOTHING
+            return by_practitioner | (Q(organization__uuid=found) if kind in (None, "Organization") else NOTHING)
         raise fhir.FhirError(400, f"unknown search parameter {name}")
 
     def create(self, user: Any, resource: Any, *, headers: Mapping[str, str],
