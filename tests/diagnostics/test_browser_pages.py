@@ -180,3 +180,13 @@ def test_every_diagnostics_page_in_chromium(live_dx, live_server, page, shots, o
     page.locator("#tracing svg").wait_for()
     assert "Assistance only, not the report" in page.locator("[data-testid=pre-read]").inner_text()
     shots(page, "tour-19-reading-english")
+
+    # -- the community office follows the centres' turnaround
+    page.click("button:has-text('中文')")
+    switch_user(page, base, "community_admin")
+    page.click("nav.sidenav >> text=诊断中心")
+    page.locator("[data-testid=centres]").wait_for()
+    shots(page, "tour-20-centres-community-office")
+    page.goto(f"{base}/centres/{dx.centres['lab'].pk}/turnaround/")
+    page.wait_for_function("document.getElementById('turnaround-chart').dataset.ready === '1'")
+    shots(page, "tour-21-lab-turnaround-community-office")

@@ -475,3 +475,26 @@ def test_a_pathology_specimen_with_slides_is_shown_to_the_reader(dx):
     assert "胃黏膜活检组织" in html and "胃窦" in html and f"/exams/{exam.uuid}/files/{slide_row.uuid}/" in html
     image = client_for(dx, "centre_reader").get(f"/exams/{exam.uuid}/files/{slide_row.uuid}/")
     assert image["Content-Type"] == "image/png" and image["Content-Disposition"].startswith("inline")
+
+
+def queries_for(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_lists_cost_the_same_queries_for_more_rows(dx):
+    published(dx)
+    acquired(dx, resident="li_si", user="township_doctor")
+    claimed(dx, resident="zeng_li", user="township_doctor")
+    doctor, reader = client_for(dx, "township_doctor"), client_for(dx, "centre_reader")
+    worklist = f"/centres/{dx.centres['ecg'].pk}/"
+    few = (queries_for(doctor, "/exams/"), queries_for(reader, worklist))
+    for _ in range(3):
+        published(dx, resident="li_si", user="township_doctor", repeat_reason="复查")
+        acquired(dx, resident="li_si", user="township_doctor", repeat_reason="复查", heart_rate=120)
+        claimed(dx, resident="li_si", user="township_doctor", repeat_reason="复查")
+    assert (queries_for(doctor, "/exams/"), queries_for(reader, worklist)) == few
