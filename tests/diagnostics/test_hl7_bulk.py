@@ -60,19 +60,24 @@ def no_service_calls(monkeypatch):
     monkeypatch.setattr(services, "publish_lab_results", refuse)
 
 
-@pytest.mark.parametrize("status", [ExamStatus.ACQUIRED, ExamStatus.REQUESTED])
-def test_the_bulk_path_writes_what_the_service_writes(dx, monkeypatch, status):
+@pytest.mark.parametrize(("status", "received"), [(ExamStatus.ACQUIRED, False), (ExamStatus.REQUESTED, False),
+                                                  (ExamStatus.REQUESTED, True)])
+def test_the_bulk_path_writes_what_the_service_writes(dx, monkeypatch, status, received):
     now = timezone.now()
     requested_at = now - dt.timedelta(hours=3)
     one, two = (lab_request(dx, status=status, requested_at=requested_at) for _ in range(2))
     verifier = dx.practitioners["centre_reader"]
     actor = dx.users["centre_reader"]
-    assert lab.receive(good_message(one, control_id="ONE", verifier=verifier), actor=actor, now=now).code == "AA"
+    extra = {"verifier": verifier, "received_at": now - dt.timedelta(hours=1) if received else None,
+             "observed_at": now - dt.timedelta(minutes=30)}
+    assert lab.receive(good_message(one, control_id="ONE", **extra), actor=actor, now=now).code == "AA"
     expected = rows_of(one)
+    if received:  # OBR-14, the specimen's receipt, is when a request without a specimen recorded was acquired
+        assert expected["request"]["acquired_at"] == (now - dt.timedelta(hours=1)).replace(microsecond=0)
 
     with monkeypatch.context() as patch:
         patch.setattr(services, "publish_lab_results", lambda **kwargs: pytest.fail("not set-based"))
-        [outcome] = lab.ingest_many([good_message(two, control_id="TWO", verifier=verifier)], actor=actor, now=now)
+        [outcome] = lab.ingest_many([good_message(two, control_id="TWO", **extra)], actor=actor, now=now)
     assert outcome.code == "AA", outcome.ack
     assert outcome.reports == list(Report.objects.filter(request=two))
     assert rows_of(two) == expected

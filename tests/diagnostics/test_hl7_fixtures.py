@@ -49,8 +49,8 @@ def lab_request(county, *, code: str = "BMP", resident: str = "zhang_san", statu
 
 
 def good_message(request: ExamRequest, *, control_id: str = "MSG0001", results=None, **kwargs) -> str:
-    return lab.make_oru(request, BMP_RESULTS if results is None else results, control_id=control_id,
-                        observed_at=timezone.now() - dt.timedelta(minutes=30), **kwargs)
+    kwargs.setdefault("observed_at", timezone.now() - dt.timedelta(minutes=30))
+    return lab.make_oru(request, BMP_RESULTS if results is None else results, control_id=control_id, **kwargs)
 
 
 def replace_segment(message: str, name: str, new: str | None, occurrence: int = 1) -> str:

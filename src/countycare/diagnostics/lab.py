@@ -15,9 +15,17 @@ and nothing is stored. A valid message goes to `services.publish_lab_results`, o
 transaction.
 
 A message whose sender (MSH-3 + MSH-4) and control ID (MSH-10) were already accepted gets the first ACK again
-and stores nothing (core.idempotency, keyed by the community; a different message under a used control ID is
-AE 205). `ingest_many` takes many messages in one transaction with a savepoint per message (the file drop and
-the benchmark): each message still lands whole or not at all.
+and stores nothing (core.idempotency's table, keyed by the community as user_id = -community id; MSH-7 may
+differ; a different message under a used control ID is AE 205).
+
+Who may send (`check_sender`, `_check_actor`): the system (actor None: the file drop run by an operator),
+community administrators of the request's community, and centre readers (role centre_reader) working at the
+organisation that runs the request's centre or listed as its readers. Anyone else: AR, HTTP 403.
+
+`ingest_many` takes a batch in one transaction (the file drop, the benchmark): the usual messages are written
+set-based (`_bulk_publish`), the others one by one through the service, each in a savepoint; each message
+still lands whole or not at all. ER7 is split here, not by python-hl7's `parse` (its object tree cost more CPU
+than the database's share of a batched message); tests check the split and the ACKs against python-hl7.
 
 Code table (`data/lab_codes.csv`): local analyser codes and Chinese names → LOINC, the UCUM unit, accepted
 spellings of it, conversions with their factor (value × factor), equivalent LOINC codes recoded to the table's
@@ -508,6 +516,7 @@ class Order:
     service_text: str
     service_system: str
     observed_at: dt.datetime | None
+    received_at: dt.datetime | None = None  # OBR-14: the specimen reached the lab
     results: list[Result] = field(default_factory=list)
 
     @property
@@ -756,8 +765,15 @@ def _parse_obr(obr: _Segment, header: Header) -> Order:
         except ValueError:
             raise obr.error(102, f"采样时间“{stamp}”格式错误 (observation time {stamp!r} is not an HL7 timestamp)",
                             7) from None
+    received_at = None
+    if stamp := obr.comp(14):
+        try:
+            received_at = parse_ts(stamp)
+        except ValueError:
+            raise obr.error(102, f"标本接收时间“{stamp}”格式错误 (specimen received time {stamp!r} is not an HL7 "
+                                 "timestamp)", 14) from None
     return Order(occurrence=obr.occurrence, placer=placer, filler=filler, service_code=code, service_text=text,
-                 service_system=system, observed_at=observed_at)  # type: ignore[arg-type]
+                 service_system=system, observed_at=observed_at, received_at=received_at)  # type: ignore[arg-type]
 
 
 def _number(value: str) -> Decimal | None:
@@ -1182,7 +1198,7 @@ def _publish(parsed: ParsedResult, bound: list[Bound], *, actor: Any, now: dt.da
     for item in bound:
         reports.append(services.publish_lab_results(
             request=item.request, results=item.results, verifier=item.verifier, final=item.final, channel=CHANNEL,
-            now=now, actor=actor))
+            now=now, actor=actor, received_at=item.order.received_at))
     idempotency.store(-bound[0].request.community_id, _idempotency_key(parsed), IDEMPOTENCY_METHOD,
                       IDEMPOTENCY_PATH, parsed.content_hash(), idempotency.StoredResponse(200, {}, ack))
     return Outcome(ack=ack, code="AA", control_id=parsed.header.control_id, reports=reports)
@@ -1364,8 +1380,8 @@ def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[list[d
         bound, checked_all, strict=True)]
     requests = [item.request for item, _ in items]
     ids = [r.pk for r in requests]
-    acquired = {item.request.pk: min(item.request.acquired_at or min(r["effective_at"] for r in checked), now)
-                for item, checked in items}
+    acquired = {item.request.pk: min(item.request.acquired_at or item.order.received_at
+                                     or min(r["effective_at"] for r in checked), now) for item, checked in items}
     # 1. every request moves at once, each only from the version and state it was read in
     if _move_all(requests, acquired, step, now) != len(requests):
         raise DomainError("检验申请已被同时修改 (a request changed meanwhile)")
@@ -1535,7 +1551,8 @@ def _sex_code(sex: str) -> str:
 
 
 def make_oru(request: ExamRequest, results: Sequence[Mapping[str, Any]], *, control_id: str,
-             observed_at: dt.datetime | None = None, verifier: Any = None, status: str = "F",
+             observed_at: dt.datetime | None = None, received_at: dt.datetime | None = None,
+             verifier: Any = None, status: str = "F",
              sending_application: str = "LIS", sending_facility: str = "", version: str = "2.5.1",
              message_time: dt.datetime | None = None, segment_separator: str = "\r") -> str:
     """A valid ORU^R01 for a request (synth, tests, benchmarks). Each result is a mapping with `code` (a LOINC
@@ -1563,7 +1580,8 @@ def make_oru(request: ExamRequest, results: Sequence[Mapping[str, Any]], *, cont
                   resident.birth_date.strftime("%Y%m%d"), _sex_code(resident.sex)]),
         "|".join(["ORC", "RE", escape(accession), escape(accession)]),
         _fields("OBR", {1: "1", 2: escape(accession), 3: escape(accession), 4: service, 7: format_ts(observed_at),
-                        22: format_ts(observed_at), 25: status}),
+                        14: format_ts(received_at) if received_at else "", 22: format_ts(observed_at),
+                        25: status}),
     ]
     observer = ""
     if verifier is not None:
