@@ -588,7 +588,7 @@ class DiagnosticReportHandler(DiagnosticsHandler):
     object_type = "Report"
     interactions = ("read", "vread", "history-instance", "search-type", "create")
     keeps_history = True
-    write_roles = frozenset({Role.CENTRE_READER})
+    write_roles = frozenset({Role.CENTRE_READER, Role.COMMUNITY_ADMIN})
     not_found = "未找到该报告，或不在您的管辖范围内 (report not found or outside your scope)"
     ordering = ("-written_at", "-id")
     documentation = (
@@ -598,7 +598,7 @@ class DiagnosticReportHandler(DiagnosticsHandler):
         "revision-reason extension). conclusion is the 诊断意见, presentedForm the whole text; result the lab "
         "results, the report's record entry and the ECG measurements (Observation), imagingStudy and media the "
         "acquisition. Create: a laboratory posts an ordered exam's results as contained Observations "
-        "(basedOn the ServiceRequest, category LAB); readers of the request's laboratory only."
+        "(basedOn the ServiceRequest, category LAB): the laboratory's staff and community administrators."
     )
     search_params = {
         "_id": fhir.SearchParam("token", "The logical id (the exam request's)"),
@@ -785,8 +785,12 @@ def lab_results_data(user: Any, resource: Any) -> tuple[ExamRequest, dict[str, A
                                                            "laboratory results are posted; ECG, imaging and pathology "
                                                            "reports are written by the centre's readers)",
                             code="not-supported")
-    if not CentreReader.objects.filter(centre=request.centre, practitioner_id=user.practitioner_id,
-                                       active=True).exists():
+    # who may send, as for HL7 (lab.py): community administrators, and the laboratory's staff (its organisation's
+    # centre readers, or readers listed at the centre)
+    allowed = user.role == Role.COMMUNITY_ADMIN or user.organization_id == request.centre.organization_id or (
+        bool(user.practitioner_id) and CentreReader.objects.filter(
+            centre=request.centre, practitioner_id=user.practitioner_id, active=True).exists())
+    if not allowed:
         raise PermissionDenied("只有该检验中心的人员可以发布结果 (only the laboratory's staff publish its results)")
     status = check_code(resource.status, REPORT_STATUSES, "DiagnosticReport.status")
     if status not in ("final", "preliminary"):
@@ -826,7 +830,8 @@ def lab_results_data(user: Any, resource: Any) -> tuple[ExamRequest, dict[str, A
     for index, interpreter in enumerate(resource.resultsInterpreter or []):
         verifier = practitioner_of(user, interpreter, f"DiagnosticReport.resultsInterpreter[{index}]")
         break
-    return request, {"results": results, "verifier": verifier or user.practitioner, "final": status == "final"}
+    return request, {"results": results, "verifier": verifier or getattr(user, "practitioner", None),
+                     "final": status == "final"}
 
 
 def lab_result(observation: Any, where: str, effective: dt.datetime | None) -> dict[str, Any]:
