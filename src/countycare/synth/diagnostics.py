@@ -478,8 +478,9 @@ RHYTHMS: tuple[tuple[str, str, tuple[int, ...], bool, float, str], ...] = (
     ("af_rvr", "af", (182, 190), True, 0.006, "ecg-af"),
     ("wide_qrs_tachy", "wide_qrs", (168, 176), True, 0.004, "ecg-lbbb"),
 )
-CRITICAL_RHYTHM_RULES = {"extreme_brady": "ecg:extreme_brady", "extreme_tachy": "ecg:extreme_tachy",
-                         "af_rvr": "ecg:af_rvr", "wide_qrs_tachy": "ecg:wide_qrs_tachy"}
+# The critical-value rule (data/critical_rules.csv) a reader confirms for each critical rhythm.
+CRITICAL_RHYTHM_RULES = {"extreme_brady": "severe_bradycardia", "extreme_tachy": "severe_tachycardia",
+                         "af_rvr": "af_rapid", "wide_qrs_tachy": "wide_qrs_tachycardia"}
 ECG_SECONDS = 10
 ECG_RATE = 500
 
@@ -591,7 +592,7 @@ LEAD_RIDE = (10, 25)
 # to the duty doctor of the requesting branch (our choice, for the escalation to be seen).
 ACK_MEDIAN_MINUTES = 4.0
 LATE_ACK_SHARE = 0.1
-CRITICAL_IMAGING = {"I61": "imaging:ich"}
+CRITICAL_IMAGING = {"I61": "intracranial_haemorrhage"}
 UNEXPECTED_MALIGNANCY = 0.02  # of gastritis biopsies
 
 
@@ -1354,7 +1355,7 @@ class ExamYear:
                                                                       "慢性炎症"))
         if e.dx[:3] in ("K29", "K25") and r() < UNEXPECTED_MALIGNANCY:
             micro, diagnosis = "异型腺体浸润性生长", "（胃窦）印戒细胞癌"
-            rule = "pathology:unexpected_malignancy"
+            rule = "unexpected_malignancy"
             if rule in self.ref.rules:
                 e.critical, e.finding = rule, self.ref.rules[rule][1]
         if e.code == "FROZEN":
@@ -1647,7 +1648,7 @@ class ExamRows:
         current_acquisition = None
         for acquired_at, current, returned_at, reason, recording in acquisitions:
             acquisition_id = year.loader.reserve_ids(Acquisition, 1)
-            values = self.acquisition_values(e, recording, acquired_at)
+            values = self.acquisition_values(e, recording, acquired_at, accession)
             self.put(Acquisition, (acquisition_id, _uuid(self.bits), rid, values["kind"], current, at(acquired_at),
                                    e.practitioner, values.get("sample_rate"), values.get("lead_names", []),
                                    values.get("duration"), values.get("orthanc", ""), values.get("study_uid", ""),
@@ -1719,7 +1720,8 @@ class ExamRows:
                 "claimed", "second_reading", "published") else None, status_reason, recognised_report,
             e.repeat_reason if recognised_report else "", None, len(events), at(max(ev[3] for ev in events))))
 
-    def acquisition_values(self, e: Exam, recording: PoolRecording | None, acquired_at: float) -> dict[str, Any]:
+    def acquisition_values(self, e: Exam, recording: PoolRecording | None, acquired_at: float, accession: str
+                           ) -> dict[str, Any]:
         year = self.year
         if e.kind == CentreKind.ECG:
             assert recording is not None
@@ -1741,10 +1743,10 @@ class ExamRows:
                 "note": "合成影像引用，无像素数据 (synthetic reference: no images in Orthanc)"}
         if e.kind == CentreKind.LAB:
             return {"kind": "lab", "specimen_type": SPECIMENS.get(e.code, "血清"),
-                    "specimen_id": f"S{e.id:09d}", "collected": acquired_at - 1 - 3 * self.rng.random()}
-        slide = year.slides[e.id % len(year.slides)]
+                    "specimen_id": accession, "collected": acquired_at - 1 - 3 * self.rng.random()}
+        slide = year.slides[int(self.rng.random() * len(year.slides))]
         return {"kind": "pathology", "specimen_type": "术中冰冻组织" if e.code == "FROZEN" else "活检组织",
-                "specimen_id": f"P{e.id:09d}", "collected": acquired_at - 5, "site": e.specimen,
+                "specimen_id": accession, "collected": acquired_at - 5, "site": e.specimen,
                 "files": [(slide, "slide-1.png", "image/png", "slide")]}
 
 
@@ -1888,11 +1890,12 @@ def load_exams(community_id: int, *, seed: int, as_of: dt.date, loader: BulkLoad
     exams = sorted(year.exams, key=lambda e: e.requested)
     first = loader.reserve_ids(ExamRequest, len(exams))
     accessions: dict[int, str] = {}
-    sequence: dict[tuple[str, dt.date], int] = {}
+    sequence = taken_accessions(year.using)
     for k, e in enumerate(exams):
         e.id = first + k
         day = year.stamp.local(e.requested).date()
-        n = sequence[(e.kind, day)] = sequence.get((e.kind, day), 0) + 1
+        prefix = accession_number(e.kind, day, 0)[:-4]
+        n = sequence[prefix] = sequence.get(prefix, 0) + 1
         accessions[e.id] = accession_number(e.kind, day, n)
     year.counts.dicom_uploaded = upload_dicom(year, exams, accessions, dicom_uploads)
     lap("DICOM to Orthanc")
@@ -1939,6 +1942,20 @@ def load_exams(community_id: int, *, seed: int, as_of: dt.date, loader: BulkLoad
         counts.status[e.status] = counts.status.get(e.status, 0) + 1
     counts.seconds = seconds
     return counts
+
+
+def taken_accessions(using: str) -> dict[str, int]:
+    """The last sequence number of each accession prefix ("ECG-260302-") already in the database (another
+    community's exams): the generated ones continue after them, as services.request_exam would."""
+    from countycare.diagnostics.models import ExamRequest
+
+    last: dict[str, int] = {}
+    for number in ExamRequest.objects.using(using).values_list("accession_number", flat=True).iterator(
+            chunk_size=20_000):
+        prefix, _, tail = number.rpartition("-")
+        if tail.isdigit():
+            last[prefix + "-"] = max(last.get(prefix + "-", 0), int(tail))
+    return last
 
 
 def ingest_hl7(year: ExamYear, rows: ExamRows, exams: Sequence[Exam]) -> None:

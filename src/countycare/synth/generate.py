@@ -38,7 +38,6 @@ from .county import CountyPlan, create_community, load_organizations, load_staff
 from .demo import demo_reader
 from .diagnostics import (
     EXAM_MODELS,
-    HL7_MESSAGES,
     CentresReport,
     ExamCounts,
     exams_expected,
@@ -141,12 +140,13 @@ def generate_county(
     activity: bool = False,
     exams: bool | None = None,
     dicom_uploads: int = 0,
-    hl7_messages: int = HL7_MESSAGES,
+    hl7_messages: int = 0,
 ) -> GenerationReport:
     """Generate a county of `population` residents, and with `activity` a year of its care on top (the
     `generate` and `demo` commands ask for it) with the year's exams at the shared centres (`exams`, default:
     with the activity; `dicom_uploads` synthetic studies go to the Orthanc of the settings when it answers,
-    the newest `hl7_messages` lab results arrive as HL7 messages). Same arguments -> same data."""
+    the newest `hl7_messages` lab results arrive as HL7 messages). Same arguments -> same data, except what
+    the services write for HL7 messages (their random UUIDs and creation times)."""
     if population < 100:
         raise ValueError("population must be at least 100")
     progress = progress or SilentProgress()

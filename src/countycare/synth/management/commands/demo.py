@@ -14,7 +14,7 @@ from django.db import connection
 
 from countycare.core.models import Community
 from countycare.synth.demo import demo_password, ensure_demo_users
-from countycare.synth.diagnostics import DICOM_UPLOADS
+from countycare.synth.diagnostics import DICOM_UPLOADS, HL7_MESSAGES
 from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
 
 DEMO_POPULATION = 3000
@@ -73,6 +73,7 @@ class Command(BaseCommand):
                     progress=progress,
                     activity=not no_activity,
                     dicom_uploads=DICOM_UPLOADS if orthanc else 0,
+                    hl7_messages=HL7_MESSAGES,
                 )
             community = report.community
             year = ""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from countycare.core.models import Community
-from countycare.synth.diagnostics import DICOM_UPLOADS
+from countycare.synth.diagnostics import DICOM_UPLOADS, HL7_MESSAGES
 from countycare.synth.erase import erase_community
 from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
 
@@ -47,6 +47,7 @@ class Command(BaseCommand):
                 progress=progress,
                 activity=not no_activity,
                 dicom_uploads=DICOM_UPLOADS,
+                hl7_messages=HL7_MESSAGES,
             )
         people, plan = report.people, report.plan
         year = ""
