@@ -16,11 +16,15 @@ LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 
 
 def issue_token(user: User) -> tuple[str, ApiToken]:
+    """A new token. Its issue counts as its first use (a token is issued to a client that has just signed in),
+    so every request within the minute after costs the same: no write."""
     raw = secrets.token_urlsafe(32)
+    now = timezone.now()
     token = ApiToken.objects.create(
         user=user,
         digest=ApiToken.digest_of(raw),
-        expires_at=timezone.now() + dt.timedelta(hours=settings.API_TOKEN_TTL_HOURS),
+        expires_at=now + dt.timedelta(hours=settings.API_TOKEN_TTL_HOURS),
+        last_used_at=now,
     )
     return raw, token
 
