@@ -1,6 +1,6 @@
 """The set-based path of `lab.ingest_many` writes exactly what `services.publish_lab_results` writes for the same
-message, and hands every unusual message (critical, preliminary, corrected, repeated, a request twice, a request
-changed meanwhile) to the service one by one."""
+message (critical values included), and hands every unusual message (preliminary, corrected, repeated, a request
+twice, a request changed meanwhile) to the service one by one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import F
 from django.utils import timezone
-from tests.diagnostics.test_hl7_fixtures import good_message, lab_request
+from tests.diagnostics.test_hl7_fixtures import BMP_RESULTS, good_message, lab_request
 
 from countycare.core.models import AuditEvent, IdempotencyRecord
 from countycare.diagnostics import lab, services
@@ -24,6 +24,8 @@ OBSERVATION_FIELDS = ("community_id", "resident_id", "encounter_id", "category",
                       "unit", "value_text", "reference_low", "reference_high", "interpretation", "status",
                       "effective_at", "organization_id", "practitioner_id")
 EVENT_FIELDS = ("action", "from_status", "to_status", "at", "user_id", "practitioner_id", "reason")
+ALERT_FIELDS = ("community_id", "resident_id", "rule_id", "finding", "status", "raised_at", "raised_by_id",
+                "notify_organization_id", "notify_practitioner_id", "ack_due_at")
 
 
 def rows_of(request: ExamRequest) -> dict:
@@ -32,6 +34,7 @@ def rows_of(request: ExamRequest) -> dict:
     reports = list(Report.objects.filter(request=request).order_by("version"))
     observations = list(request.observations.order_by("code"))
     uuids |= {str(r.uuid): "<report>" for r in reports} | {str(o.uuid): "<observation>" for o in observations}
+    uuids |= {str(a.uuid): "<alert>" for a in CriticalAlert.objects.filter(request=request)}
 
     def plain(value):
         return uuids.get(str(value), value)
@@ -47,6 +50,9 @@ def rows_of(request: ExamRequest) -> dict:
         "observations": [{f: getattr(o, f) for f in OBSERVATION_FIELDS} for o in observations],
         "events": [{f: getattr(e, f) for f in EVENT_FIELDS} for e in ExamEvent.objects.filter(request=request)],
         "audit": audit,
+        "alerts": [({f: getattr(a, f) for f in ALERT_FIELDS}, a.observation.code,
+                    [(e.action, e.at, e.practitioner_id, e.user_id, e.detail) for e in a.events.all()])
+                   for a in CriticalAlert.objects.filter(request=request)],
         "stored_ack": IdempotencyRecord.objects.filter(key__startswith="hl7:").count() > 0,
     }
 
@@ -60,16 +66,19 @@ def no_service_calls(monkeypatch):
     monkeypatch.setattr(services, "publish_lab_results", refuse)
 
 
-@pytest.mark.parametrize(("status", "received"), [(ExamStatus.ACQUIRED, False), (ExamStatus.REQUESTED, False),
-                                                  (ExamStatus.REQUESTED, True)])
-def test_the_bulk_path_writes_what_the_service_writes(dx, monkeypatch, status, received):
+@pytest.mark.parametrize(("status", "received", "potassium"), [
+    (ExamStatus.ACQUIRED, False, "4.1"), (ExamStatus.REQUESTED, False, "4.1"), (ExamStatus.REQUESTED, True, "4.1"),
+    (ExamStatus.ACQUIRED, False, "6.9"),  # critical
+])
+def test_the_bulk_path_writes_what_the_service_writes(dx, monkeypatch, status, received, potassium):
     now = timezone.now()
     requested_at = now - dt.timedelta(hours=3)
     one, two = (lab_request(dx, status=status, requested_at=requested_at) for _ in range(2))
     verifier = dx.practitioners["centre_reader"]
     actor = dx.users["centre_reader"]
     extra = {"verifier": verifier, "received_at": now - dt.timedelta(hours=1) if received else None,
-             "observed_at": now - dt.timedelta(minutes=30)}
+             "observed_at": now - dt.timedelta(minutes=30),
+             "results": [{**r, "value": Decimal(potassium)} if r["code"] == "2823-3" else r for r in BMP_RESULTS]}
     assert lab.receive(good_message(one, control_id="ONE", **extra), actor=actor, now=now).code == "AA"
     expected = rows_of(one)
     if received:  # OBR-14, the specimen's receipt, is when a request without a specimen recorded was acquired
@@ -82,6 +91,7 @@ def test_the_bulk_path_writes_what_the_service_writes(dx, monkeypatch, status, r
     assert outcome.reports == list(Report.objects.filter(request=two))
     assert rows_of(two) == expected
     assert expected["request"]["status"] == ExamStatus.PUBLISHED and len(expected["observations"]) == 4
+    assert len(expected["alerts"]) == (1 if potassium == "6.9" else 0)
 
 
 def test_a_repeat_of_a_bulk_message_gets_its_ack(dx):
@@ -117,7 +127,7 @@ def test_unusual_messages_go_through_the_service_in_order(dx):
     finally:
         services.publish_lab_results = original
     assert [o.code for o in outcomes] == ["AA"] * 5, [o.ack for o in outcomes]
-    assert calls == [critical.pk, corrected.pk, corrected.pk, corrected.pk]
+    assert calls == [corrected.pk, corrected.pk, corrected.pk]  # the critical one went set-based
     assert CriticalAlert.objects.filter(request=critical).count() == 1
     statuses = list(Report.objects.filter(request=corrected).order_by("version").values_list("status", flat=True))
     assert statuses == [ReportStatus.SUPERSEDED, ReportStatus.SUPERSEDED, ReportStatus.AMENDED]

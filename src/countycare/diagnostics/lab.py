@@ -56,7 +56,7 @@ from countycare.core.codes import Role
 from countycare.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 
 from . import workflow
-from .models import CentreKind, CentreReader, ExamRequest, ExamStatus
+from .models import CentreKind, CentreReader, CriticalAlert, ExamRequest, ExamStatus
 
 logger = logging.getLogger(__name__)
 
@@ -1248,12 +1248,13 @@ def ingest_many(messages: Iterable[str | bytes], *, actor: Any, now: dt.datetime
     """Many messages in one transaction (the file drop, the benchmark), one Outcome per message in order; each
     message still lands whole or not at all. The requests are read once per batch and the commit is paid once.
 
-    With `bulk` the usual message — final results for a request that has none yet, nothing critical, its
-    request alone in the batch — is written set-based (`_bulk_publish`: one conditional UPDATE of the requests,
-    one INSERT each for reports, observations, their links, events, audit entries and stored ACKs, in a
-    savepoint); every other message (corrections, preliminary or critical results, a request twice in the
-    batch, a repeated control ID) and the whole bulk set if its savepoint fails go one by one through
-    `services.publish_lab_results`, each in its own savepoint. Refused messages store nothing either way."""
+    With `bulk` the usual message — final results for a request that has none yet, its request alone in the
+    batch — is written set-based (`_bulk_publish`: one conditional UPDATE of the requests, one INSERT (COPY on
+    PostgreSQL) each for reports, observations, their links, events, audit entries and stored ACKs, critical
+    values through `services.raise_critical`, all in a savepoint); every other message (corrections,
+    preliminary results, a request twice in the batch, a repeated control ID) and the whole bulk set if its
+    savepoint fails go one by one through `services.publish_lab_results`, each in its own savepoint. Refused
+    messages store nothing either way."""
     outcomes: list[Outcome | None] = []
     parsed_list: list[tuple[int, ParsedResult]] = []
     for i, message in enumerate(messages):
@@ -1309,15 +1310,17 @@ def _bulk_publish(pending: list[tuple[int, ParsedResult, list[Bound]]], outcomes
                  .values_list("user_id", "key"))
     with_lab_results = set(ExamRequest.observations.through.objects.filter(
         examrequest_id__in=ids, observation__category="laboratory").values_list("examrequest_id", flat=True))
+    alerted = set(CriticalAlert.objects.filter(request_id__in=ids, rule__isnull=False)
+                  .values_list("request_id", "rule__code"))
     codes: dict[int, set[str]] = {}
     for item in (item for _, _, bound in pending for item in bound):
         codes.setdefault(item.request.community_id, set()).update(r["code"] for r in item.results)
     rules = {cid: services.rules_for(cid, sorted(c), kind=CentreKind.LAB) for cid, c in codes.items()}
 
-    eligible: list[tuple[int, ParsedResult, list[Bound], list[list[dict[str, Any]]]]] = []
+    eligible: list[tuple[int, ParsedResult, list[Bound], list[_Prepared]]] = []
     others: list[tuple[int, ParsedResult]] = []
     for i, parsed, bound in pending:
-        checked = _bulk_checked(bound, keys[i] in stored, seen, with_lab_results, rules, now)
+        checked = _bulk_checked(bound, keys[i] in stored, seen, with_lab_results, rules, alerted, now)
         if checked is None:
             others.append((i, parsed))
         else:
@@ -1337,14 +1340,25 @@ def _bulk_publish(pending: list[tuple[int, ParsedResult, list[Bound]]], outcomes
     return others
 
 
+@dataclass
+class _Prepared:
+    """An order ready for the set-based write: the service's normalised results and its critical values
+    (rule, result, finding) — all of them, and those not alerted for the request before."""
+
+    checked: list[dict[str, Any]]
+    critical: list[tuple[Any, dict[str, Any], str]]
+    to_alert: list[tuple[Any, dict[str, Any], str]]
+
+
 def _bulk_checked(bound: list[Bound], repeated: bool, seen: Mapping[int, int], with_lab_results: set[int],
-                  rules: Mapping[int, Mapping[str, Any]], now: dt.datetime) -> list[list[dict[str, Any]]] | None:
-    """The service's normalised results of each order when the message can go set-based, else None."""
+                  rules: Mapping[int, Mapping[str, Any]], alerted: set[tuple[int, str]], now: dt.datetime
+                  ) -> list[_Prepared] | None:
+    """Each order prepared as the service prepares it when the message can go set-based, else None."""
     from . import services
 
     if repeated:
         return None
-    checked_all = []
+    prepared = []
     for item in bound:
         request = item.request
         if (seen[request.pk] > 1 or not item.final or request.status == ExamStatus.PUBLISHED
@@ -1355,16 +1369,19 @@ def _bulk_checked(bound: list[Bound], repeated: bool, seen: Mapping[int, int], w
         except DomainError:
             return None  # the service will say what is wrong
         community_rules = rules[request.community_id]
+        critical = []
         for r in checked:
             rule = community_rules.get(r["code"])
-            if rule is not None and r["value_quantity"] is not None and services.beyond_limit(
-                    rule, r["value_quantity"], r["unit"]) is not None:
-                return None  # critical values are raised one by one
-        checked_all.append(checked)
-    return checked_all
+            limit = services.beyond_limit(rule, r["value_quantity"], r["unit"]) \
+                if rule is not None and r["value_quantity"] is not None else None
+            if limit is not None:
+                critical.append((rule, r, f"{rule.name} {services._number(r['value_quantity'])} {r['unit']} "
+                                          f"({limit})"))
+        prepared.append(_Prepared(checked, critical, [c for c in critical if (request.pk, c[0].code) not in alerted]))
+    return prepared
 
 
-def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[list[dict[str, Any]]]]], *, actor: Any,
+def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[_Prepared]]], *, actor: Any,
                 now: dt.datetime) -> dict[int, Outcome]:
     from django.db.models import Max
 
@@ -1376,12 +1393,13 @@ def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[list[d
     from .models import ExamEvent, Report, ReportStatus
 
     step = workflow.BY_ACTION["report_results"]
-    items = [(item, checked) for _, _, bound, checked_all in eligible for item, checked in zip(
-        bound, checked_all, strict=True)]
+    items = [(item, prepared) for _, _, bound, prepared_all in eligible for item, prepared in zip(
+        bound, prepared_all, strict=True)]
     requests = [item.request for item, _ in items]
     ids = [r.pk for r in requests]
     acquired = {item.request.pk: min(item.request.acquired_at or item.order.received_at
-                                     or min(r["effective_at"] for r in checked), now) for item, checked in items}
+                                     or min(r["effective_at"] for r in prepared.checked), now)
+                for item, prepared in items}
     # 1. every request moves at once, each only from the version and state it was read in
     if _move_all(requests, acquired, step, now) != len(requests):
         raise DomainError("检验申请已被同时修改 (a request changed meanwhile)")
@@ -1393,8 +1411,8 @@ def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[list[d
     # 2. the rows, built as the service builds them
     user = services._user_or_none(actor)
     reports, observations, events = [], [], []
-    for item, checked in items:
-        request = item.request
+    for item, prepared in items:
+        request, checked = item.request, prepared.checked
         practitioner = services._practitioner_of(item.verifier)
         abnormal = [f"{r['display']}{'↑' if r['interpretation'] in ('H', 'HH') else '↓'}" for r in checked
                     if r["interpretation"] in ("H", "L", "HH", "LL")]
@@ -1402,7 +1420,7 @@ def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[list[d
         reports.append(Report(
             request=request, version=last_versions.get(request.pk, 0) + 1, status=ReportStatus.FINAL, current=True,
             findings="\n".join(services._result_line(r) for r in checked)[:services.MAX_FINDINGS],
-            conclusion=conclusion[:services.MAX_CONCLUSION], critical=False, author=practitioner,
+            conclusion=conclusion[:services.MAX_CONCLUSION], critical=bool(prepared.critical), author=practitioner,
             verifier=practitioner, revision_reason="", written_at=now, published_at=now,
             recognised_until=services._recognised_until(request, request.reported_at or now)))
         observations.append([Observation(
@@ -1433,13 +1451,21 @@ def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[list[d
                       for request, group in zip(requests, observations, strict=True) for o in group])
     _insert(ExamEvent, events)
     _insert(IdempotencyRecord, records)
+    # critical values through the service's own raise_critical (notification, due time, events, audit)
+    for (item, prepared), group in zip(items, observations, strict=True):
+        by_code = {o.code: o for o in group}
+        for rule, r, finding in prepared.to_alert:
+            services.raise_critical(request=item.request, finding=finding, rule=rule, observation=by_code[r["code"]],
+                                    raised_by=services._practitioner_of(item.verifier), channel=CHANNEL, now=now,
+                                    user=services._actor(actor, CHANNEL, item.request.community_id))
     # 4. the audit entries last: the chain's lock is held from here to the commit
     entries: dict[int, list[audit.Entry]] = {}
-    for (item, checked), report, group in zip(items, reports, observations, strict=True):
+    for (item, prepared), report, group in zip(items, reports, observations, strict=True):
         request = item.request
         resident = str(request.resident.uuid)
         entries.setdefault(request.community_id, []).extend([
-            services._entry(step.action, request, detail={"results": len(checked), "critical": 0}),
+            services._entry(step.action, request, detail={"results": len(prepared.checked),
+                                                          "critical": len(prepared.critical)}),
             audit.Entry("create", "DiagnosticReport", str(report.uuid), resident,
                         detail={"request": str(request.uuid), "version": report.version, "status": report.status}),
             *[audit.Entry("create", "Observation", str(o.uuid), resident, detail={"code": o.code}) for o in group],
