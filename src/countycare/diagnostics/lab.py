@@ -1383,6 +1383,7 @@ def _bulk_checked(bound: list[Bound], repeated: bool, seen: Mapping[int, int], w
 
 def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[_Prepared]]], *, actor: Any,
                 now: dt.datetime) -> dict[int, Outcome]:
+    from django.db import connection
     from django.db.models import Max
 
     from countycare.core import audit
@@ -1446,9 +1447,15 @@ def _bulk_write(eligible: list[tuple[int, ParsedResult, list[Bound], list[_Prepa
     flat = [o for group in observations for o in group]
     _insert(Report, reports, need_ids=True)
     _insert(Observation, flat, need_ids=True)
+    links = [(request.pk, o.pk) for request, group in zip(requests, observations, strict=True) for o in group]
     through = ExamRequest.observations.through
-    _insert(through, [through(examrequest_id=request.pk, observation_id=o.pk)
-                      for request, group in zip(requests, observations, strict=True) for o in group])
+    if connection.vendor == "postgresql":  # plain rows: no model instance per link
+        with connection.cursor() as cursor, cursor.cursor.copy(
+                f"COPY {through._meta.db_table} (examrequest_id, observation_id) FROM STDIN") as copy:
+            for link in links:
+                copy.write_row(link)
+    else:
+        through.objects.bulk_create([through(examrequest_id=r, observation_id=o) for r, o in links])
     _insert(ExamEvent, events)
     _insert(IdempotencyRecord, records)
     # critical values through the service's own raise_critical (notification, due time, events, audit)
