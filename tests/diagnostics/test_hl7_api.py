@@ -33,8 +33,10 @@ def api_only_urls(settings):
     settings.ROOT_URLCONF = "tests.api.urls"
 
 
-def post(body, *, token: str | None = None, content_type: str = ER7):
+def post(body, *, token: str | None = None, content_type: str = ER7, accept: str | None = None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if accept:
+        headers["Accept"] = accept
     return Client().post(URL, body, content_type=content_type, headers=headers)
 
 
@@ -116,7 +118,23 @@ def test_a_declared_charset_is_used(dx, bmp, token):
     assert response.status_code == 200, response.content.decode()
 
 
+def test_a_json_client_gets_json(dx, bmp, token):
+    good = post(good_message(bmp), token=token, accept="application/json")
+    assert good.status_code == 200 and good["Content-Type"] == "application/json"
+    body = good.json()
+    assert (body["code"], body["control_id"]) == ("AA", "MSG0001") and body["ack"].startswith("MSH|")
+    bad = post(set_field(good_message(bmp, control_id="J2"), "OBX", 5, "abc"), token=token,
+               accept="application/json")
+    assert bad.status_code == 422
+    error = bad.json()
+    assert (error["code"], error["field"]) == ("hl7-102", "OBX-5") and "abc" in error["detail"]
+    assert ack_fields(error["ack"])["MSA"][1:3] == ["AE", "J2"]
+    # anything that accepts text gets the ACK as text
+    assert post(good_message(bmp), token=token, accept="*/*")["Content-Type"].startswith(ER7)
+
+
 def test_openapi_documents_the_operation():
     operation = api.get_openapi_schema(path_prefix="/api/")["paths"][URL]["post"]
     assert set(operation["requestBody"]["content"]) == {ER7, "text/plain"}
     assert {str(s) for s in operation["responses"]} >= {"200", "400", "401", "403", "404", "409", "415", "422"}
+    assert set(operation["responses"][422]["content"]) == {ER7, "text/plain", "application/json"}

@@ -5,6 +5,10 @@ Who may post: a centre reader (role `centre_reader`) working at the organisation
 centre or listed as a reader of that centre — the account a centre's LIS or analyser middleware uses — and the
 community administrator; results only for requests of their own community. Everyone else gets AR with 403.
 
+The answer is the ACK as HL7 text (the content type the message came in). A client that accepts only
+`application/json` gets JSON instead: `{"code": "AA", "control_id": …, "ack": …}`, or for a refusal the API's
+usual error body `{"detail": text, "code": "hl7-<table 0357 code>", "field": location, "ack": …}`.
+
 Statuses: 200 AA (stored, or the same message again: the first ACK replayed); 422 AE (the content is wrong:
 a field, a unit, the patient, the request's state); 400 AR (not an ORU^R01 we take: framing, header, type,
 version, processing ID); 403 AR (not allowed); 404 AE (unknown accession number); 409 AE (the request cannot take
@@ -14,6 +18,7 @@ valid bearer token). Every HL7 answer carries MSA-2 = the message's MSH-10 and, 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -30,9 +35,15 @@ ER7 = "x-application/hl7-v2+er7"
 TEXT = "text/plain"
 
 
-def _text_response(description: str) -> dict[str, Any]:
+JSON = "application/json"
+ACK_JSON = {"type": "object", "required": ["code", "control_id", "ack"], "properties": {
+    "code": {"type": "string", "enum": ["AA"]}, "control_id": {"type": "string"}, "ack": {"type": "string"}}}
+
+
+def _text_response(description: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"description": description, "content": {
-        ER7: {"schema": {"type": "string"}}, TEXT: {"schema": {"type": "string"}}}}
+        ER7: {"schema": {"type": "string"}}, TEXT: {"schema": {"type": "string"}},
+        JSON: {"schema": json_schema or {"$ref": "#/components/schemas/ErrorOut"}}}}
 
 
 OPENAPI = {
@@ -44,7 +55,8 @@ OPENAPI = {
         "content": {ER7: {"schema": {"type": "string"}}, TEXT: {"schema": {"type": "string"}}},
     },
     "responses": {
-        200: _text_response("ACK with MSA-1 AA: the results are stored (or were, for a repeated control ID)"),
+        200: _text_response("ACK with MSA-1 AA: the results are stored (or were, for a repeated control ID)",
+                            ACK_JSON),
         400: _text_response("ACK with MSA-1 AR and ERR: not a message we take (framing, MSH, type, version, "
                             "processing ID, character set)"),
         403: _text_response("ACK with MSA-1 AR and ERR: you may not send results (for this centre)"),
@@ -70,9 +82,27 @@ def _media_type(request: HttpRequest) -> tuple[str, str]:
     return media.strip().lower(), charset
 
 
-def _answer(ack: str, status: int, media: str) -> HttpResponse:
+def _wants_json(request: HttpRequest) -> bool:
+    """Only when the client accepts JSON and no text: HL7 senders get the ACK as HL7 text."""
+    accepted = [part.split(";")[0].strip().lower() for part in request.META.get("HTTP_ACCEPT", "").split(",")]
+    return JSON in accepted and not any(t in (*HL7_TYPES, "text/*", "*/*") for t in accepted)
+
+
+def _answer(request: HttpRequest, ack: str, status: int, media: str, error: lab.Hl7Error | None = None,
+            control_id: str = "") -> HttpResponse:
+    if _wants_json(request):
+        if error is None:
+            body: dict[str, Any] = {"code": "AA", "control_id": control_id, "ack": ack}
+        else:
+            body = {"detail": error.message, "code": f"hl7-{error.code}", "field": error.location or None,
+                    "ack": ack}
+        return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type=JSON)
     return HttpResponse(ack.encode("utf-8"), status=status,
                         content_type=f"{TEXT if media == TEXT else ER7}; charset=utf-8")
+
+
+def _refuse(request: HttpRequest, error: lab.Hl7Error, media: str) -> HttpResponse:
+    return _answer(request, lab.make_ack(None, "AR", error=error), error.http_status, media, error)
 
 
 @router.post(
@@ -89,25 +119,25 @@ def post_hl7(request: HttpRequest) -> Any:
     user = user_of(request)
     media, charset = _media_type(request)
     if not request.body:
-        error = lab.Hl7Error(100, "消息为空 (the message is empty)", reject=True, http_status=400)
-        return _answer(lab.make_ack(None, "AR", error=error), 400, media)
+        return _refuse(request, lab.Hl7Error(100, "消息为空 (the message is empty)", reject=True, http_status=400),
+                       media)
     if media not in HL7_TYPES:
-        error = lab.Hl7Error(207, f"内容类型“{media or '无'}”不受支持，请用x-application/hl7-v2+er7或text/plain "
-                                  f"(content type {media or 'none'!r} not supported: send x-application/hl7-v2+er7 or "
-                                  "text/plain)", reject=True, http_status=415)
-        return _answer(lab.make_ack(None, "AR", error=error), 415, media)
+        return _refuse(request, lab.Hl7Error(
+            207, f"内容类型“{media or '无'}”不受支持，请用x-application/hl7-v2+er7或text/plain (content type "
+                 f"{media or 'none'!r} not supported: send x-application/hl7-v2+er7 or text/plain)", reject=True,
+            http_status=415), media)
     body = request.body
     if len(body) > MAX_BYTES:
-        error = lab.Hl7Error(207, f"消息超过{MAX_BYTES // 1000} KB (message larger than {MAX_BYTES // 1000} KB)",
-                             reject=True, http_status=400)
-        return _answer(lab.make_ack(None, "AR", error=error), 400, media)
+        return _refuse(request, lab.Hl7Error(
+            207, f"消息超过{MAX_BYTES // 1000} KB (message larger than {MAX_BYTES // 1000} KB)", reject=True,
+            http_status=400), media)
     message: str | bytes = body
     if charset and charset not in ("utf-8", "utf8"):
         try:
             message = body.decode(charset)
         except (LookupError, UnicodeDecodeError):
-            error = lab.Hl7Error(102, f"无法按字符集“{charset}”解码 (the body is not valid {charset})", reject=True,
-                                 http_status=400)
-            return _answer(lab.make_ack(None, "AR", error=error), 400, media)
+            return _refuse(request, lab.Hl7Error(
+                102, f"无法按字符集“{charset}”解码 (the body is not valid {charset})", reject=True, http_status=400),
+                media)
     outcome = lab.receive(message, actor=user)
-    return _answer(outcome.ack, outcome.http_status, media)
+    return _answer(request, outcome.ack, outcome.http_status, media, outcome.error, outcome.control_id)
