@@ -153,6 +153,22 @@ def test_a_communitys_own_rule_replaces_the_default_and_can_switch_it_off(dx):
     assert rules["2823-3"].name == "血钾（本院）" and "2951-2" not in rules and rules["718-7"].community is None
     assert services.beyond_limit(rules["2823-3"], Decimal("6.1"), "mmol/L") == "> 6"
     assert services.beyond_limit(rules["718-7"], Decimal("45"), "g/L") == "< 50"
-    assert services.beyond_limit(rules["718-7"], Decimal("45"), "g/dL") is None  # another unit: not compared
+    assert services.beyond_limit(rules["718-7"], Decimal("4.5"), "g/dL") == "< 50"  # converted: 45 g/L
     platelets = services.rules_for(dx.community.pk, ["777-3"])["777-3"]
     assert services.beyond_limit(platelets, Decimal("12"), "×10^9/L") == "< 30"
+
+
+def test_a_critical_check_compares_in_the_rules_unit_and_never_passes_an_incomparable_unit_as_normal():
+    beyond_limit = services.beyond_limit
+    troponin = CriticalRule(code="10839-9", name="肌钙蛋白I", centre_kind="lab", high=Decimal("0.5"), unit="ng/mL")
+    assert beyond_limit(troponin, Decimal("0.8"), "ug/L") == "> 0.5"  # µg/L is ng/mL
+    assert beyond_limit(troponin, Decimal("0.4"), "µg/L") is None
+    assert beyond_limit(troponin, Decimal("800"), "pg/mL") == "> 0.5"  # 0.8 ng/mL
+    assert "无法" in beyond_limit(troponin, Decimal("0.1"), "IU/L")  # unknown: reported for a person to check
+    glucose = CriticalRule(code="2345-7", name="血糖", centre_kind="lab", low=Decimal("2.8"), high=Decimal("22.2"),
+                           unit="mmol/L")
+    assert beyond_limit(glucose, Decimal("450"), "mg/dL") == "> 22.2"  # 25.0 mmol/L
+    assert beyond_limit(glucose, Decimal("90"), "mg/dL") is None  # 5.0 mmol/L
+    assert beyond_limit(glucose, Decimal("45"), "mg/dL") == "< 2.8"  # 2.5 mmol/L
+    haemoglobin = CriticalRule(code="718-7", name="血红蛋白", centre_kind="lab", low=Decimal("50"), unit="g/L")
+    assert beyond_limit(haemoglobin, Decimal("4.2"), "g/dL") == "< 50"

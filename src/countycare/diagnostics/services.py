@@ -991,10 +991,36 @@ def _unit(unit: str) -> str:
     return text
 
 
+# Unit spellings that are the same quantity (factor 1) and the conversions a critical-value check may make
+# between a result's unit and its rule's unit: (from, to) -> factor.
+SAME_UNIT = {"ug/l": "ng/ml", "ng/l": "pg/ml", "mmol/l": "mmol/l", "g/l": "g/l"}
+UNIT_FACTORS = {("g/dl", "g/l"): Decimal(10), ("mg/dl", "mmol/l:glucose"): Decimal(1) / Decimal("18.016"),
+                ("ng/ml", "pg/ml"): Decimal(1000), ("pg/ml", "ng/ml"): Decimal("0.001")}
+GLUCOSE_CODES = frozenset({"14749-6", "2345-7", "15074-8", "2339-0"})
+
+
+def in_rule_unit(rule: CriticalRule, value: Decimal, unit: str) -> Decimal | None:
+    """The value in the rule's unit, or None when the two units cannot be compared."""
+    if not rule.unit or not unit:
+        return value
+    given, wanted = _unit(unit), _unit(rule.unit)
+    given, wanted = SAME_UNIT.get(given, given), SAME_UNIT.get(wanted, wanted)
+    if given == wanted:
+        return value
+    if wanted == "mmol/l" and rule.code in GLUCOSE_CODES:
+        wanted = "mmol/l:glucose"
+    factor = UNIT_FACTORS.get((given, wanted))
+    return value * factor if factor is not None else None
+
+
 def beyond_limit(rule: CriticalRule, value: Decimal, unit: str) -> str | None:
-    """"> 6.2" or "< 2.8" when the value is critical by the rule (in the rule's unit), else None."""
-    if rule.unit and unit and _unit(rule.unit) != _unit(unit):
-        return None
+    """"> 6.2" or "< 2.8" when the value is critical by the rule (compared in the rule's unit, converting the
+    units it knows), else None. A unit that cannot be compared is reported as such rather than passed as
+    normal: a troponin in an unexpected unit must still reach a person."""
+    converted = in_rule_unit(rule, value, unit)
+    if converted is None:
+        return f"单位{unit}无法与危急值规则（{rule.unit}）比较，请人工核对 (unit not comparable with the rule's; check)"
+    value = converted
     if rule.low is not None and value < rule.low:
         return f"< {format(rule.low.normalize(), 'f')}"
     if rule.high is not None and value > rule.high:
