@@ -1,6 +1,6 @@
 """Creating and accepting referrals through the JSON API under a real multi-process server, on PostgreSQL.
 
-    python benchmarks/referral_api.py [--seconds 30] [--clients 20] [--rate 200] [--workers 3] [--threads 4]
+    python benchmarks/referral_api.py [--seconds 30] [--clients 20] [--rate 200] [--workers 2] [--threads 10]
         [--population 20000] [--database-url postgresql://postgres@127.0.0.1:5432/cc_refbench] [--regenerate]
 
 Set-up (not timed): a generated county in its own database (`countycare generate`, made once; `--regenerate`
@@ -13,15 +13,39 @@ clinic to the lead hospital, with an Idempotency-Key), then POST /api/referrals/
 Each request is one operation. With `--rate` the clients together offer that many operations per second
 (each client paced; latency is measured from the scheduled start, so a server that falls behind is charged
 for the wait); `--rate 0` sends as fast as the server answers (closed loop: the throughput ceiling).
-Prints operations per second and p50/p95/max latency for create and accept. Target (issue #3): at least 200
-operations per second with 20 concurrent clients, p95 under 100 ms, on a 2-core machine.
+Prints operations per second and p50/p95/max latency for create and accept, the SQL statements of one create
+and one accept (counted in this process through Django's test client before the run), and the load average
+before and after the run. Target (issue #3): at least 200 operations per second with 20 concurrent clients,
+p95 under 100 ms, on a 2-core machine.
 
-Measured 2026-11-22 (20,000 residents, gunicorn 2 gthread workers × 4 threads, the machine shared with other
-work — a full test suite ran at the same time): 20 clients closed loop 34 ops/s, p50 530 ms, p95 1.07 s; one
-client 19 ops/s, p50 53 ms, p95 71 ms. The target is NOT met. The requests are CPU-bound: a create costs
-about 22 ms of CPU in the server and an accept about 25 ms (20 and 18 SQL statements; a trivial ORM query costs
-1.0-1.4 ms of CPU on this machine), and every write's audit append holds one advisory lock through its commit
-(fdatasync measured at 2.7 ms here).
+The server has at least as many threads as there are clients (2 workers × 10 threads): a gthread worker keeps
+each keep-alive connection, so with fewer threads (3 × 4) a client's request waited behind another's on a busy
+worker — p95 580-700 ms and maxima of 3-6 s, where 2 × 10 gave p95 280-410 ms at the same or higher
+throughput.
+
+Measured 2026-11-22 (20,000 residents), before = commit 86eb3cd and after = this version, run back to back
+because the 2-core machine was shared with seven other workers' tests and benchmarks (load average 2.4-10):
+
+                                          before                       after                    load average
+  1 client, closed loop (3 × 4)           44 ops/s, p50 21.5, p95 29.1  71 ops/s, p50 13.7, p95 17.6  5.8 / 4.6
+  20 clients, closed loop (3 × 4)         42 ops/s, p95 932 ms          62 ops/s, p95 708 ms          3.3 / 4.5
+                                          46 ops/s, p95 937 ms          75 ops/s, p95 689 ms          5.2 / 2.4
+  20 clients, closed loop (2 × 10)        62 ops/s, p95 458 ms          83 ops/s, p95 413 ms          9.5 / 9.9
+                                                                        114 ops/s, p95 281 ms         7.5
+  20 clients, 200 ops/s offered (3 × 4)   55 ops/s (overloaded)         81 ops/s (overloaded)         5.7 / 5.2
+  SQL statements, create / accept         25 / 18                       16 / 12
+  in-process CPU, create / accept         12.4 / 12.0 ms                7.6 / 7.7 ms                  3.0 / 2.9
+  PostgreSQL backend CPU, create+accept   11.3 ms                       7.0 ms                        3.0 / 2.9
+
+(in-process: 300 sequential create+accept pairs through Django's test client, CPU p50 of the Python process,
+and the CPU its PostgreSQL backend used over the run.) The target is NOT met. The operations are CPU-bound:
+about 7.7 ms of Python and 3.5 ms of PostgreSQL CPU each, so two idle cores would top out near 175 ops/s
+before the benchmark's own client takes its share; on the shared machine the server got well under two cores.
+The audit chain's lock is not what limits these rates (a run with the lock removed, chain forked, gave 65
+against 55 ops/s at load 7-9), but it caps audited writes at one per commit latency: the lock is held through
+the commit's fdatasync (insert + commit measured at p50 4 ms, p95 10 ms under this load: about 250 writes/s).
+Prepared statements (Django's `server_side_binding` with psycopg's `prepare_threshold`) cut PostgreSQL's CPU
+per pair from about 9 to 4 ms in a trial (settings, not made here).
 """
 
 from __future__ import annotations
@@ -122,6 +146,33 @@ def prepare(args: argparse.Namespace) -> Cast:
     return Cast(senders, receivers, str(lead.uuid), slots)
 
 
+def count_statements(cast: Cast) -> tuple[int, int]:
+    """SQL statements of one create and one accept, token check to commit, through Django's test client in this
+    process (the same code path as the server's, less the HTTP parsing)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    token, residents = cast.senders[0]
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"resident": residents[0], "kind": "up", "to_organization": cast.lead, "reason": "胸痛2小时",
+            "diagnoses": [{"code": "I21", "primary": True}]}
+    counts = []
+    for _ in range(2):  # the first use of a token records it: count the second
+        with CaptureQueriesContext(connection) as created:
+            response = client.post("/api/referrals", json.dumps(body), content_type="application/json",
+                                   headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+        assert response.status_code == 201, response.content
+        with CaptureQueriesContext(connection) as accepted:
+            response = client.post(f"/api/referrals/{response.json()['uuid']}/accept",
+                                   json.dumps({"version": 1, "slot": cast.slots[0]}), content_type="application/json",
+                                   headers={"Authorization": f"Bearer {cast.receivers[0]}"})
+        assert response.status_code == 200, response.content
+        counts = [len(created.captured_queries), len(accepted.captured_queries)]
+    return counts[0], counts[1]
+
+
 def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
     env = {**os.environ, "COUNTYCARE_LOG_LEVEL": "ERROR"}
     command = [
@@ -209,8 +260,10 @@ def main() -> None:
     parser.add_argument("--warm-up", type=float, default=3, help="seconds sent before measuring")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rate", type=float, default=200, help="operations/s offered in total; 0: closed loop")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=10,
+                        help="threads per worker (gthread); workers × threads at least --clients, or requests wait "
+                             "behind other clients' on their worker")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
                         help="sync workers close the connection after each answer")
     parser.add_argument("--slots", type=int, default=48,
@@ -229,6 +282,8 @@ def main() -> None:
     os.environ.setdefault("COUNTYCARE_DATA_DIR", str(ROOT / "var" / "refbench"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "countycare.settings")
     cast = prepare(args)
+    create_statements, accept_statements = count_statements(cast)
+    load_before = os.getloadavg()
     server = start_server(args, args.port)
     try:
         results = Results()
@@ -258,6 +313,9 @@ def main() -> None:
     print(f"{'all':<10}{len(both):>8}{percentile(both, 0.5):>9.1f}{percentile(both, 0.95):>9.1f}"
           f"{max(both, default=float('nan')):>9.1f}")
     print(f"errors: {results.errors or 'none'}")
+    print(f"SQL statements (in-process, one of each): create {create_statements}, accept {accept_statements}")
+    print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(*load_before,
+                                                                                       *os.getloadavg()))
 
 
 if __name__ == "__main__":
