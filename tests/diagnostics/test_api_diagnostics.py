@@ -337,3 +337,16 @@ def test_turnaround_of_a_centre(dx):
     assert api.get(f"/api/centres/{dx.centres['ecg'].pk}/turnaround", {"since": since}).status_code == 422
     assert api.get(f"/api/centres/{dx.centres['ecg'].pk}/turnaround", {"since": "yesterday"}).status_code == 422
     assert api.get("/api/centres/999999/turnaround").status_code == 404
+
+
+@pytest.mark.parametrize("since, status", [
+    ("2026-01-01T00:00:00+20:00", 200),  # an offset PostgreSQL would refuse: read in UTC
+    ("9999-12-31T23:59:59-23:59", 422),  # beyond the calendar once in UTC
+    ("0001-01-01T00:00:00+05:00", 422),
+])
+def test_a_time_bound_at_the_edge_of_the_calendar_is_read_in_utc_or_refused_never_a_500(dx, since, status):
+    request_exam(dx)
+    response = client(dx, "village_doctor").get("/api/exams", {"since": since})
+    assert response.status_code == status, response.content
+    if status == 200:
+        assert response.json()["count"] == 1

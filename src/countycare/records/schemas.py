@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AwareDatetime, BeforeValidator, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictBool, StringConstraints
 
 from countycare.registry.schemas import NO_NUL, DepartmentRef, OrganizationRef, Version
 
@@ -40,8 +40,18 @@ def _recordable(value: Any) -> Any:
     return value
 
 
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_recordable)]
-AnyIsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]  # a bound to search by: any year
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """In UTC: PostgreSQL refuses offsets of 16 hours and more, and a bound at the edge of the calendar must
+    not overflow when the database converts it."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("时间超出范围 (the time is out of range)") from None
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_recordable), AfterValidator(_in_utc)]
+# a bound to search by: any year
+AnyIsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_utc)]
 Code = Annotated[str, _text(20, min_length=1)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
