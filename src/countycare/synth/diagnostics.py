@@ -29,7 +29,26 @@ from typing import Any
 from django.db import connections
 
 from countycare.core.codes import OrganizationType, PostingKind, Role, Title
-from countycare.diagnostics.models import Centre, CentreKind, CentreReader, RosterShift
+from countycare.diagnostics.models import (
+    Acquisition,
+    Attachment,
+    Blob,
+    Centre,
+    CentreKind,
+    CentreReader,
+    CriticalAlert,
+    CriticalAlertEvent,
+    CriticalRule,
+    EcgPreRead,
+    ExamEvent,
+    ExamRequest,
+    ExamType,
+    RecognitionCheck,
+    Report,
+    ReportTemplate,
+    RosterShift,
+)
+from countycare.records.models import Observation
 
 from .activity import (
     DAY,
@@ -547,7 +566,7 @@ INFECTION = frozenset({"R50", "J06", "J03", "J18", "J20", "A09", "N39", "L02", "
 ANNUAL_CHECK_AGE = 65
 ANNUAL_CHECK_SHARE = 0.60
 ANNUAL_PER_FOLLOW_UP = 1 - (1 - ANNUAL_CHECK_SHARE) ** 0.25  # four follow-ups a year
-HBA1C_PER_FOLLOW_UP = 0.30  # of a diabetic's follow-ups (four a year): about once or twice a year
+HBA1C_PER_FOLLOW_UP = 0.25  # of a diabetic's follow-ups (four a year): about once or twice a year
 QC_RETURN = {"ECG12": 0.0, "DR-CHEST": 0.015, "DR-LIMB": 0.015, "CT-HEAD": 0.005, "CT-CHEST": 0.005,
              "US-ABD": 0.01}
 NOISY_RETURNED = 0.6  # ECGs with a poor signal the centre sends back to be taken again
@@ -582,12 +601,13 @@ ECG_READ_MINUTES = {"normal": (3.0, 0.45), "abnormal": (4.5, 0.45), "critical": 
 SECOND_MINUTES = {"imaging": (5.0, 0.4), "pathology": (12.0, 0.4), "ecg": (3.0, 0.4)}
 RESPONSE_MINUTES = {CentreKind.ECG: 1.0, CentreKind.IMAGING: 3.0, CentreKind.LAB: 1.0, CentreKind.PATHOLOGY: 15.0}
 # Laboratory: minutes on the analyser by panel, and the courier runs that take the grassroots' specimens to the
-# county laboratory (local times), with the ride; urgent and STAT specimens go at once.
+# county laboratory (local times), with the ride; urgent and STAT specimens go at once. A grassroots specimen is
+# recorded as sent (the acquisition) when it leaves with the courier; the collection time is kept beside it.
 ANALYSER_MINUTES = {"CBC": 15, "BMP": 40, "TNI": 20, "GLU": 15, "HBA1C": 45}
 COURIER_RUNS = (10 * 60, 15 * 60)
 COURIER_RIDE = (50, 90)
 URGENT_RIDE = (35, 75)
-LEAD_RIDE = (10, 25)
+LEAD_RIDE = (5, 15)
 # Critical values: most are acknowledged within minutes; this share is not within the 15 minutes and escalates
 # to the duty doctor of the requesting branch (our choice, for the escalation to be seen).
 ACK_MEDIAN_MINUTES = 4.0
@@ -631,11 +651,11 @@ def exams_for(level: str, kind: str, code: str, age: int, follow: int, annual: b
     if kind == "inpatient":
         if level == "village":
             return out
-        maybe("CBC", 0.9 if county else 0.6 if level == "branch" else 0.5, "admission")
-        maybe("BMP", 0.8 if county else 0.5 if level == "branch" else 0.3, "admission")
+        maybe("CBC", 0.75 if county else 0.5 if level == "branch" else 0.4, "admission")
+        maybe("BMP", 0.6 if county else 0.4 if level == "branch" else 0.25, "admission")
         maybe("ECG12", (0.7 if age >= 40 else 0.15) if level in ("lead", "branch") else 0.3 if age >= 40 else 0,
               "admission")
-        maybe("DR-CHEST", 0.3 if county else 0.25 if level == "branch" else 0.05, "admission")
+        maybe("DR-CHEST", 0.2 if county else 0.2 if level == "branch" else 0.05, "admission")
         if prefix in STROKE and county:
             maybe("CT-HEAD", 0.95)
         if prefix in ACUTE_CARDIAC:
@@ -663,7 +683,7 @@ def exams_for(level: str, kind: str, code: str, age: int, follow: int, annual: b
     if prefix in CARDIAC and adult:
         maybe("ECG12", 0.9 if county else 0.8)
     elif adult and emergency:
-        maybe("ECG12", 0.45 if age >= 30 else 0.15)
+        maybe("ECG12", 0.35 if age >= 30 else 0.1)
     elif age >= 60:
         maybe("ECG12", 0.05 if county else 0.04)
     if prefix in ACUTE_CARDIAC and adult:
@@ -688,8 +708,8 @@ def exams_for(level: str, kind: str, code: str, age: int, follow: int, annual: b
     if prefix in ABDOMEN:
         maybe("US-ABD", 0.5 if prefix in ("K80", "K35", "N20") else 0.3)
     if emergency:
-        maybe("CBC", 0.3)
-        maybe("BMP", 0.2)
+        maybe("CBC", 0.25)
+        maybe("BMP", 0.15)
     elif not county and prefix in INFECTION:
         maybe("CBC", 0.03 if prefix in ("J06", "J03") else 0.12)
     if prefix == "E11" and not county:
@@ -804,7 +824,7 @@ class Exam:
                  "dx", "age", "sex", "follow", "requested", "acquired", "cancelled", "returned", "reacquired",
                  "arrival", "observed", "item", "recording", "bad_recording", "results", "critical", "finding",
                  "findings", "conclusion", "template", "repeat_of", "repeat_reason", "avoided", "revised",
-                 "status", "reported", "id", "alert", "dicom", "specimen", "id_report", "hl7", "late")
+                 "status", "reported", "id", "alert", "dicom", "specimen", "id_report", "hl7", "late", "collected")
 
     def __init__(self, encounter: int, resident: int, org: int, branch: int, practitioner: int | None, code: str,
                  kind: str, priority: str, question: str, dx: str, age: int, sex: str, follow: int,
@@ -839,6 +859,7 @@ class Exam:
         self.id_report: int | None = None
         self.hl7: float | None = None  # lab results released by an HL7 message at this minute (the demo)
         self.late = False  # a critical value not acknowledged in time: escalated
+        self.collected: float | None = None  # lab: the specimen taken
 
 
 @dataclass
@@ -849,8 +870,6 @@ class Reference:
 
 
 def read_reference(community_id: int, using: str) -> Reference:
-    from countycare.diagnostics.models import CriticalRule, ExamType, ReportTemplate
-
     types = {}
     for t in ExamType.objects.using(using).filter(community__isnull=True, active=True):
         types[t.code] = (t.pk, t.centre_kind, t.loinc, t.name, t.recognition_days, list(t.components), t.modality)
@@ -912,7 +931,10 @@ class ExamCounts:
 
 
 class Stamps:
-    """Clock minutes (with fractions) as UTC text the database takes, to the second."""
+    """Clock minutes (with fractions) as UTC text the database takes, to the second: a day's date and a time of
+    day from tables (formatting each stamp cost more than making the rest of the row)."""
+
+    TIMES = [f"{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}" for t in range(86_400)]
 
     def __init__(self, clock: Clock, suffix: str) -> None:
         self.clock, self.suffix = clock, suffix
@@ -922,12 +944,11 @@ class Stamps:
     def __call__(self, minute: float | None) -> str | None:
         if minute is None:
             return None
-        seconds = int(round(minute * 60)) - self.offset
-        day, rest = divmod(seconds, 86_400)
+        day, rest = divmod(int(minute * 60 + 0.5) - self.offset, 86_400)
         date = self.days.get(day)
         if date is None:
-            date = self.days[day] = dt.date.fromordinal(self.clock.first_ordinal + day).isoformat()
-        return f"{date} {rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}{self.suffix}"
+            date = self.days[day] = dt.date.fromordinal(self.clock.first_ordinal + day).isoformat() + " "
+        return date + self.TIMES[rest] + self.suffix
 
     def local(self, minute: float) -> dt.datetime:
         return dt.datetime.combine(self.clock.first_day, dt.time(0, 0), tzinfo=LOCAL) + dt.timedelta(minutes=minute)
@@ -1076,7 +1097,8 @@ class ExamYear:
                 continue
             stat = 0.4 if e.priority == "stat" else 1.0
             if e.kind == CentreKind.LAB:
-                e.acquired = e.requested + 5 + 20 * r()
+                e.collected = e.requested + 5 + 20 * r()
+                e.acquired = self.dispatched(e, e.collected)
             else:
                 low, high = ACQUIRE_MINUTES[e.code]
                 e.acquired = e.requested + (low + (high - low) * r()) * stat
@@ -1094,7 +1116,8 @@ class ExamYear:
                 e.reacquired = e.returned + 10 + 30 * r()
             ready = e.reacquired or e.acquired
             if e.kind == CentreKind.LAB:
-                e.observed = self.at_laboratory(e, ready) + ANALYSER_MINUTES.get(e.code, 30) * (0.8 + 0.5 * r())
+                e.observed = self.at_laboratory(e, ready) + ANALYSER_MINUTES.get(e.code, 30) * (
+                    0.8 + 0.5 * r()) * (0.8 if e.priority == "stat" else 1.0)
                 ready = e.observed
             elif e.code == "BIOPSY":
                 ready = self.slides_ready(self.at_laboratory(e, ready))
@@ -1108,12 +1131,12 @@ class ExamYear:
                 kind = ("critical" if rhythm_class in CRITICAL_RHYTHM_RULES else "normal" if rhythm_class == "sinus"
                         else "abnormal")
                 median, sigma = ECG_READ_MINUTES[kind]
-                second = kind == "abnormal" and r() < SECOND_READING["ECG12"]
+                second = kind == "abnormal" and e.priority == "routine" and r() < SECOND_READING["ECG12"]
                 second_kind = "ecg"
             else:
                 rank = worklist_rank(e.priority)
                 median, sigma = READ_MINUTES["lab" if e.kind == CentreKind.LAB else e.code]
-                second = r() < SECOND_READING.get(e.code, 0.0)
+                second = e.priority == "routine" and r() < SECOND_READING.get(e.code, 0.0)
                 second_kind = "pathology" if e.kind == CentreKind.PATHOLOGY else "imaging"
             read = median * math.exp(sigma * gauss(0.0, 1.0))
             extra = None
@@ -1122,21 +1145,33 @@ class ExamYear:
                 extra = m2 * math.exp(s2 * gauss(0.0, 1.0))
             e.item = Item(index, ready, rank, read, extra)
 
-    def at_laboratory(self, e: Exam, sent: float) -> float:
-        """When a specimen reaches the county laboratory: at once from the lead hospital, by the next courier run
-        from the grassroots (urgent and STAT ones by a car of their own)."""
+    def grassroots(self, e: Exam) -> bool:
+        return self.levels.get(e.org) in ("village", "branch")
+
+    def dispatched(self, e: Exam, collected: float) -> float:
+        """When a specimen is sent (and recorded as the acquisition): at once at the lead hospital and for urgent
+        and STAT specimens; from the grassroots, routine ones go with the next courier run (those collected after
+        the last run wait in the clinic's refrigerator for the morning's)."""
         r = self.rng.random
-        if self.levels.get(e.org) not in ("village", "branch"):
+        if not self.grassroots(e) or e.priority != "routine":
+            return collected + 1 + 4 * r()
+        day, minute = divmod(collected, DAY)
+        for run in COURIER_RUNS:
+            if run >= minute:
+                return day * DAY + run
+        return (day + 1) * DAY + COURIER_RUNS[0]
+
+    def at_laboratory(self, e: Exam, sent: float) -> float:
+        """When a specimen reaches the county laboratory: minutes from the lead hospital, the courier's ride from
+        the grassroots (urgent and STAT ones by a car of their own)."""
+        r = self.rng.random
+        if not self.grassroots(e):
             low, high = LEAD_RIDE
-            return sent + low + (high - low) * r()
-        if e.priority != "routine":
+        elif e.priority != "routine":
             low, high = URGENT_RIDE
-            return sent + low + (high - low) * r()
-        day, minute = divmod(sent, DAY)
-        run = next((t for t in COURIER_RUNS if t >= minute), None)
-        leaves = day * DAY + run if run is not None else (day + 1) * DAY + COURIER_RUNS[0]
-        low, high = COURIER_RIDE
-        return leaves + low + (high - low) * r()
+        else:
+            low, high = COURIER_RIDE
+        return sent + low + (high - low) * r()
 
     def slides_ready(self, received: float) -> float:
         """Fixed overnight, processed and cut: ready on the first weekday morning at least 20 hours later."""
@@ -1446,6 +1481,18 @@ ACTIONS_TAKEN = ("已电话通知患者返院复诊 (patient called back)", "已
 SPECIMENS = {"CBC": "全血（EDTA抗凝）", "BMP": "血清", "TNI": "血清", "GLU": "血清", "HBA1C": "全血（EDTA抗凝）"}
 
 
+LOAD_ORDER = (Observation, ExamRequest, Report, Acquisition, Attachment, EcgPreRead, ExamEvent,
+              ExamRequest.observations.through, CriticalAlert, CriticalAlertEvent, RecognitionCheck)
+COLUMNS = {Observation: OBSERVATION_COLUMNS, ExamRequest: REQUEST_COLUMNS, Report: REPORT_COLUMNS,
+           Acquisition: ACQUISITION_COLUMNS, Attachment: ATTACHMENT_COLUMNS, EcgPreRead: PRE_READ_COLUMNS,
+           ExamEvent: EVENT_COLUMNS, ExamRequest.observations.through: LINK_COLUMNS, CriticalAlert: ALERT_COLUMNS,
+           CriticalAlertEvent: ALERT_EVENT_COLUMNS, RecognitionCheck: RECOGNITION_COLUMNS}
+NUMBERED = frozenset({Attachment, EcgPreRead, ExamEvent, ExamRequest.observations.through, CriticalAlertEvent,
+                      RecognitionCheck})  # rows made with id 0, numbered when loaded
+ID_BLOCK = 50_000
+EMIT_CHUNK = 20_000
+
+
 def _uuid(bits: Callable[[int], int]) -> str:
     return f"{bits(128) & UUID_CLEAR | UUID_SET:032x}"
 
@@ -1495,6 +1542,30 @@ class ExamRows:
         self.counts = year.counts
         # recognition of results published by HL7 later: (decision, repeating exam, source exam, at, org, who)
         self.deferred: list[tuple] = []
+        self.blocks: dict[type, list[int]] = {}
+
+    def new_id(self, model: type) -> int:
+        """The next id of a block reserved at once (what a block leaves unused stays a gap in the sequence)."""
+        block = self.blocks.get(model)
+        if block is None or block[0] >= block[1]:
+            first = self.loader.reserve_ids(model, ID_BLOCK)
+            block = self.blocks[model] = [first, first + ID_BLOCK]
+        block[0] += 1
+        return block[0] - 1
+
+    def flush(self) -> None:
+        """Load the rows made so far (rows of the numbered tables get their ids here)."""
+        for model in LOAD_ORDER:
+            batch = self.rows.pop(model, None)
+            if not batch:
+                continue
+            if model in NUMBERED:
+                first = self.loader.reserve_ids(model, len(batch))
+                batch = [(first + k, *row[1:]) for k, row in enumerate(batch)]
+            elif model is Observation:  # in resident order: the resident's index takes them in sequence
+                batch.sort(key=lambda row: (row[3], row[15]))
+            self.loader.load(model, COLUMNS[model], batch)
+            self.counts.rows[model._meta.label] = self.counts.rows.get(model._meta.label, 0) + len(batch)
 
     def put(self, model: type, row: tuple) -> None:
         self.rows.setdefault(model, []).append(row)
@@ -1548,12 +1619,10 @@ class ExamRows:
                 "action": action, "events": events}
 
     def alert(self, e: Exam, request_id: int, raised: float, observation: int | None) -> None:
-        from countycare.diagnostics.models import CriticalAlert, CriticalAlertEvent
-
         rule = self.year.ref.rules.get(e.critical or "")
         life = self.lifecycle(e, raised)
         at = self.stamp
-        alert_id = self.loader.reserve_ids(CriticalAlert, 1)
+        alert_id = self.new_id(CriticalAlert)
         self.put(CriticalAlert, (
             alert_id, _uuid(self.bits), self.cid, request_id, e.resident, rule[0] if rule else None, observation,
             e.finding[:200], life["status"], at(raised), e.item.reader if e.item else None, e.org, e.practitioner,
@@ -1564,17 +1633,6 @@ class ExamRows:
 
     # --- one exam -------------------------------------------------------------------------------------------
     def emit(self, e: Exam, accession: str) -> None:
-        from countycare.diagnostics.models import (
-            Acquisition,
-            Attachment,
-            EcgPreRead,
-            ExamEvent,
-            ExamRequest,
-            RecognitionCheck,
-            Report,
-        )
-        from countycare.records.models import Observation
-
         year, at, r = self.year, self.stamp, self.rng.random
         plan = year.centres[e.kind]
         type_id, _, loinc, type_name, days, _, modality = year.ref.exam_types[e.code]
@@ -1636,7 +1694,7 @@ class ExamRows:
         for version, (status, author, verifier, written, published) in enumerate(reports, start=1):
             last = version == len(reports)
             kept_status = status if last else "superseded"
-            report_id = year.loader.reserve_ids(Report, 1)
+            report_id = self.new_id(Report)
             report_ids.append(report_id)
             findings = e.findings + ("\n（修订：补充描述）" if status == "amended" else "")
             recognised = e.reported + days * DAY if e.reported is not None and status != "preliminary" else None
@@ -1647,7 +1705,7 @@ class ExamRows:
         # acquisitions, files, the pre-read
         current_acquisition = None
         for acquired_at, current, returned_at, reason, recording in acquisitions:
-            acquisition_id = year.loader.reserve_ids(Acquisition, 1)
+            acquisition_id = self.new_id(Acquisition)
             values = self.acquisition_values(e, recording, acquired_at, accession)
             self.put(Acquisition, (acquisition_id, _uuid(self.bits), rid, values["kind"], current, at(acquired_at),
                                    e.practitioner, values.get("sample_rate"), values.get("lead_names", []),
@@ -1672,7 +1730,7 @@ class ExamRows:
             done = e.reported
             if e.kind == CentreKind.LAB:
                 for code, display, quantity, unit, low, high, flag in e.results:
-                    oid = year.loader.reserve_ids(Observation, 1)
+                    oid = self.new_id(Observation)
                     self.put(Observation, (oid, _uuid(self.bits), self.cid, e.resident, e.encounter, "laboratory",
                                            code, display[:100], _plain(quantity), unit, "",
                                            _plain(low) if low is not None else None,
@@ -1682,7 +1740,7 @@ class ExamRows:
                     if code == e.critical:
                         observation_for_alert = oid
             else:
-                oid = year.loader.reserve_ids(Observation, 1)
+                oid = self.new_id(Observation)
                 category = "exam" if e.kind == CentreKind.ECG else "imaging" if e.kind == CentreKind.IMAGING \
                     else "laboratory"
                 final = reports[-1]
@@ -1743,7 +1801,7 @@ class ExamRows:
                 "note": "合成影像引用，无像素数据 (synthetic reference: no images in Orthanc)"}
         if e.kind == CentreKind.LAB:
             return {"kind": "lab", "specimen_type": SPECIMENS.get(e.code, "血清"),
-                    "specimen_id": accession, "collected": acquired_at - 1 - 3 * self.rng.random()}
+                    "specimen_id": accession, "collected": e.collected}
         slide = year.slides[int(self.rng.random() * len(year.slides))]
         return {"kind": "pathology", "specimen_type": "术中冰冻组织" if e.code == "FROZEN" else "活检组织",
                 "specimen_id": accession, "collected": acquired_at - 5, "site": e.specimen,
@@ -1768,8 +1826,6 @@ def store_blobs(year: ExamYear) -> None:
     """The pool's WFDB files and the slide images, once each (content-addressed: a county of any size stores
     the same few dozen files)."""
     import hashlib
-
-    from countycare.diagnostics.models import Blob
 
     contents: dict[str, bytes] = {}
     year.blobs = {}
@@ -1849,19 +1905,7 @@ def load_exams(community_id: int, *, seed: int, as_of: dt.date, loader: BulkLoad
     list, or a Future from start_pool; simulated here when None)."""
     import time
 
-    from countycare.diagnostics.models import (
-        Acquisition,
-        Attachment,
-        CriticalAlert,
-        CriticalAlertEvent,
-        EcgPreRead,
-        ExamEvent,
-        ExamRequest,
-        RecognitionCheck,
-        Report,
-    )
     from countycare.diagnostics.services import accession_number
-    from countycare.records.models import Observation
 
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -1905,35 +1949,22 @@ def load_exams(community_id: int, *, seed: int, as_of: dt.date, loader: BulkLoad
         e.status, e.hl7 = "acquired", e.reported
         e.reported = None
     rows = ExamRows(year)
-    expected = {Report: len(exams) + 1000, Acquisition: len(exams) + 1000, Observation: 4 * len(exams) + 1000,
-                CriticalAlert: len(exams) // 50 + 100}
-    loader.pool_ids(expected)
-    for k, e in enumerate(exams, start=1):
-        rows.emit(e, accessions[e.id])
-        if advance and k % 1000 == 0:
-            advance(1000)
-    if advance:
-        advance(len(exams) % 1000)
-    lap("rows")
-    order = (Observation, ExamRequest, Report, Acquisition, Attachment, EcgPreRead, ExamEvent,
-             ExamRequest.observations.through, CriticalAlert, CriticalAlertEvent, RecognitionCheck)
-    columns = {Observation: OBSERVATION_COLUMNS, ExamRequest: REQUEST_COLUMNS, Report: REPORT_COLUMNS,
-               Acquisition: ACQUISITION_COLUMNS, Attachment: ATTACHMENT_COLUMNS, EcgPreRead: PRE_READ_COLUMNS,
-               ExamEvent: EVENT_COLUMNS, ExamRequest.observations.through: LINK_COLUMNS, CriticalAlert: ALERT_COLUMNS,
-               CriticalAlertEvent: ALERT_EVENT_COLUMNS, RecognitionCheck: RECOGNITION_COLUMNS}
-    numbered = {Attachment, EcgPreRead, ExamEvent, ExamRequest.observations.through, CriticalAlertEvent,
-                RecognitionCheck}
+    n = len(exams) + 1000
+    loader.pool_ids({Report: n * 6 // 5, Acquisition: n * 6 // 5, Observation: 4 * n, CriticalAlert: n // 20,
+                     ExamEvent: 4 * n, ExamRequest.observations.through: 4 * n, Attachment: n, EcgPreRead: n,
+                     CriticalAlertEvent: n // 10, RecognitionCheck: n // 10})  # ids without a trip each
+    with loader.concurrently():  # PostgreSQL: COPY in a worker thread while the next exams become rows
+        for k, e in enumerate(exams, start=1):
+            rows.emit(e, accessions[e.id])
+            if k % EMIT_CHUNK == 0:
+                rows.flush()
+                if advance:
+                    advance(EMIT_CHUNK)
+        rows.flush()
+        if advance:
+            advance(len(exams) % EMIT_CHUNK)
     counts = year.counts
-    for model in order:
-        batch = rows.rows.get(model, [])
-        if model in numbered and batch:
-            first_id = loader.reserve_ids(model, len(batch))
-            batch = [(first_id + k, *row[1:]) for k, row in enumerate(batch)]
-        if batch:
-            loader.load(model, columns[model], batch)
-        counts.rows[model._meta.label] = len(batch)
-    rows.rows.clear()
-    lap("loading")
+    lap("rows and loading")
     if by_hl7:
         ingest_hl7(year, rows, by_hl7)
     lap("HL7 messages")
@@ -1947,8 +1978,6 @@ def load_exams(community_id: int, *, seed: int, as_of: dt.date, loader: BulkLoad
 def taken_accessions(using: str) -> dict[str, int]:
     """The last sequence number of each accession prefix ("ECG-260302-") already in the database (another
     community's exams): the generated ones continue after them, as services.request_exam would."""
-    from countycare.diagnostics.models import ExamRequest
-
     last: dict[str, int] = {}
     for number in ExamRequest.objects.using(using).values_list("accession_number", flat=True).iterator(
             chunk_size=20_000):
@@ -1964,7 +1993,7 @@ def ingest_hl7(year: ExamYear, rows: ExamRows, exams: Sequence[Exam]) -> None:
     published by services.publish_lab_results with critical values raised) at the simulated time of release;
     the critical values then follow the generated acknowledgement or escalation."""
     from countycare.diagnostics import lab
-    from countycare.diagnostics.models import CriticalAlert, CriticalAlertEvent, ExamRequest, ExamStatus
+    from countycare.diagnostics.models import ExamStatus
     from countycare.registry.models import Practitioner
 
     requests = ExamRequest.objects.using(year.using).select_related("resident", "exam_type", "centre").in_bulk(
@@ -1998,8 +2027,6 @@ def ingest_hl7(year: ExamYear, rows: ExamRows, exams: Sequence[Exam]) -> None:
                 ExamRequest.objects.using(year.using).filter(pk=e.id, acknowledged_at__isnull=True).update(
                     acknowledged_at=stamp.local(life["acknowledged"]))
     if rows.deferred:
-        from countycare.diagnostics.models import RecognitionCheck, Report
-
         reports = dict(Report.objects.using(year.using).filter(
             request_id__in={source.id for _, _, source, *_ in rows.deferred}, current=True).values_list(
             "request_id", "pk"))
@@ -2024,19 +2051,6 @@ def _aware(stamp: Stamps, minute: float | None) -> dt.datetime | None:
 
 
 def _exam_models() -> tuple[type, ...]:
-    from countycare.diagnostics.models import (
-        Acquisition,
-        Attachment,
-        CriticalAlert,
-        CriticalAlertEvent,
-        EcgPreRead,
-        ExamEvent,
-        ExamRequest,
-        RecognitionCheck,
-        Report,
-        RosterShift,
-    )
-
     return (ExamRequest, ExamEvent, Acquisition, Attachment, EcgPreRead, Report, ExamRequest.observations.through,
             CriticalAlert, CriticalAlertEvent, RecognitionCheck, RosterShift)
 
@@ -2047,11 +2061,25 @@ EXAM_MODELS = _exam_models()
 def exams_expected(population: int) -> dict:
     """Rows the exam tables are about to receive (roughly): below this they get their indexes dropped and rebuilt
     around the load (records' observations hold more than the exams add: theirs stay)."""
-    models = dict(zip(("request", "event", "acquisition", "attachment", "pre_read", "report", "link"),
-                      EXAM_MODELS[:7], strict=True))
-    return {models["request"]: population // 2, models["event"]: population * 3 // 2,
-            models["acquisition"]: population // 2, models["attachment"]: population // 4,
-            models["pre_read"]: population // 8, models["report"]: population // 2, models["link"]: population}
+    return {ExamRequest: population // 2, ExamEvent: population * 3 // 2, Acquisition: population // 2,
+            Attachment: population // 4, EcgPreRead: population // 8, Report: population // 2,
+            ExamRequest.observations.through: population,
+            # the records' observations hold more rows than the exams add, but their keys checked row by row at
+            # the end and their indexes maintained cost more than building them again once: always rebuilt
+            Observation: 1 << 40}
+
+
+# Indexes the exam load appends in ascending order (exams come in id order, each one's rows after it): maintained
+# during the load rather than rebuilt after it.
+EXAM_APPENDED: dict[type, set[tuple[str, ...]]] = {
+    ExamRequest: {("community_id",), ("community_id", "requested_at")},
+    ExamEvent: {("request_id",), ("request_id", "at")},
+    Acquisition: {("request_id",), ("request_id", "current")},
+    Attachment: {("acquisition_id",)},
+    EcgPreRead: {("request_id",), ("acquisition_id",)},
+    Report: {("request_id",), ("request_id", "current"), ("request_id", "version")},
+    ExamRequest.observations.through: {("examrequest_id",), ("examrequest_id", "observation_id")},
+}
 
 
 # --- the demo ---------------------------------------------------------------------------------------------------
@@ -2066,7 +2094,7 @@ def demo_worklist(community_id: int, *, now: dt.datetime, wanted: int = 3) -> in
     puts at the top. The recordings are the generated pool's, from the database. Returns the ECGs sent."""
     from countycare.accounts.models import User
     from countycare.diagnostics import services
-    from countycare.diagnostics.models import Attachment, ExamRequest, ExamStatus, ExamType
+    from countycare.diagnostics.models import ExamStatus
     from countycare.registry.models import Resident
 
     centre = Centre.objects.filter(community_id=community_id, kind=CentreKind.ECG, active=True).first()
@@ -2110,3 +2138,38 @@ def _pool_files(rhythm: str, community_id: int, attachment: Any) -> list[Any]:
         return []
     return [UploadedFile(header.filename, "text/plain", bytes(header.blob.content)),
             UploadedFile(data.filename, "application/octet-stream", bytes(data.blob.content))]
+
+
+# --- figures ----------------------------------------------------------------------------------------------------
+def exam_figures(community_id: int, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The calibration figures of a generated year of exams, from the rows: exams per 1,000 residents a year by
+    type, statuses, turnaround per centre (the platform's own queries.turnaround), critical values, recognition.
+    Printed by the docs' measurements (docs/synthetic-county.md)."""
+    from django.db.models import Count
+
+    from countycare.diagnostics import queries
+    from countycare.registry.models import Resident
+
+    residents = Resident.objects.filter(community_id=community_id).count() or 1
+    exams = ExamRequest.objects.filter(community_id=community_id)
+    by_type = dict(exams.values_list("exam_type__code").annotate(n=Count("id")).values_list("exam_type__code", "n"))
+    last = exams.order_by("-requested_at").values_list("requested_at", flat=True).first()
+    now = now or last or dt.datetime.now(dt.UTC)
+    turnaround = {}
+    for centre in Centre.objects.filter(community_id=community_id):
+        rows = queries.turnaround(centre, since=now - dt.timedelta(days=366), until=now, now=now)
+        turnaround[centre.kind] = {(row.priority or "all"): (row.reported, row.p50_minutes, row.p95_minutes,
+                                                             row.share_within_target) for row in rows}
+    alerts = CriticalAlert.objects.filter(community_id=community_id)
+    return {
+        "residents": residents,
+        "per_1000": {code: round(n * 1000 / residents, 1) for code, n in sorted(by_type.items())},
+        "exams": sum(by_type.values()),
+        "status": dict(exams.values_list("status").annotate(n=Count("id")).values_list("status", "n")),
+        "turnaround": turnaround,
+        "critical": alerts.count(),
+        "escalated": alerts.filter(escalated_at__isnull=False).count(),
+        "acknowledged": alerts.filter(acknowledged_at__isnull=False).count(),
+        "recognition": dict(RecognitionCheck.objects.filter(community_id=community_id).values_list("decision")
+                            .annotate(n=Count("id")).values_list("decision", "n")),
+    }

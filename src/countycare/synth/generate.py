@@ -37,6 +37,7 @@ from .activity import ACTIVITY_APPENDED, ACTIVITY_MODELS, ActivityCounts, load_a
 from .county import CountyPlan, create_community, load_organizations, load_staff, plan_county
 from .demo import demo_reader
 from .diagnostics import (
+    EXAM_APPENDED,
     EXAM_MODELS,
     CentresReport,
     ExamCounts,
@@ -205,7 +206,7 @@ def generate_county(
             lap("activity: indexes and keys")
         if exams:
             advance = progress.phase("一年的检查 a year of exams", None)
-            with loader.indexes_deferred(exams_expected(population)):
+            with loader.indexes_deferred(exams_expected(population), keep=EXAM_APPENDED):
                 exam_counts = load_exams(community.pk, seed=seed, as_of=as_of, loader=loader, pool=pool,
                                          dicom_uploads=dicom_uploads, hl7_messages=hl7_messages, advance=advance)
                 lap("exams")
