@@ -85,3 +85,26 @@ def test_the_care_team_access_ends_with_the_plan(world):
     past = timezone.now() - dt.timedelta(seconds=1)
     CareAccess.objects.filter(pk=team.pk).update(starts_at=past - dt.timedelta(days=180), ends_at=past)
     assert not sees(world, "county_specialist", "li_si")
+
+
+def test_a_down_referral_cancelled_before_arrival_revokes_its_care_plan_and_the_care_team_access(world):
+    from countycare.referrals.models import CarePlanStatus
+
+    referral = down(world, resident="li_si")
+    CareAccess.objects.filter(referral__isnull=True).delete()  # only what the referral granted is left
+    assert sees(world, "county_specialist", "li_si")
+    services.transition(user=world.users["county_specialist"], referral=referral, action="cancel",
+                        expected_version=referral.version, reason="患者拒绝下转", channel="web")
+    referral.care_plan.refresh_from_db()
+    assert referral.care_plan.status == CarePlanStatus.REVOKED
+    assert not sees(world, "county_specialist", "li_si")
+    assert not CareAccess.objects.filter(referral=referral, ends_at__gt=timezone.now()).exists()
+
+
+def test_an_expired_down_referral_revokes_its_care_plan(world):
+    from countycare.referrals.models import CarePlanStatus
+
+    referral = down(world, resident="li_si")
+    services.expire_overdue(now=referral.due_at + dt.timedelta(minutes=1))
+    referral.care_plan.refresh_from_db()
+    assert referral.care_plan.status == CarePlanStatus.REVOKED

@@ -236,6 +236,12 @@ def test_care_access_opens_the_record_to_receivers_and_care_teams(county_with_a_
             assert a.ends_at == r.closed_at
         else:
             assert a.ends_at == r.requested_at + dt.timedelta(days=90)
+    for a in CareAccess.objects.filter(community=community, reason="care_team").select_related("referral"):
+        # the service's rule: a referral closed before arrival ends its care team's access with it
+        if a.referral.closed_at:
+            assert a.ends_at == a.referral.closed_at
+        else:
+            assert a.ends_at > a.referral.requested_at + dt.timedelta(days=179)
 
 
 def test_slot_counters_equal_their_bookings(county_with_a_year):

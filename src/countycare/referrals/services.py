@@ -36,6 +36,7 @@ from .models import (
     BookingStatus,
     CareAccess,
     CarePlan,
+    CarePlanStatus,
     CatalogueEntry,
     Referral,
     ReferralEvent,
@@ -578,9 +579,12 @@ def _record_arrival(user: Any, referral: Referral, now: dt.datetime, channel: st
 
 
 def _end_access(referral_ids: list[int], now: dt.datetime) -> None:
-    """A refused, cancelled or expired referral no longer opens the record to the receiving side."""
-    CareAccess.objects.filter(referral_id__in=referral_ids, reason=AccessReason.REFERRAL, ends_at__gt=now,
-                              starts_at__lt=now).update(ends_at=now)
+    """A refused, cancelled or expired referral no longer opens the record: not to the receiving side, and —
+    the patient never arrived under it — its care plan is revoked and the responsible doctor's care-team access
+    that came with the plan ends too. (A completed referral keeps both until the plan's end.)"""
+    CareAccess.objects.filter(referral_id__in=referral_ids, ends_at__gt=now, starts_at__lt=now).update(ends_at=now)
+    CarePlan.objects.filter(referral_id__in=referral_ids, status=CarePlanStatus.ACTIVE).update(
+        status=CarePlanStatus.REVOKED)
 
 
 def expire_overdue(*, now: dt.datetime | None = None) -> int:

@@ -1525,8 +1525,9 @@ class Emitter:
                                "completed" if period_end < year.as_of else "active")
                 plans.append((cid, t.id, t.person.id, diagnoses, summary, medicines, follow_up, warnings,
                               responsible, county.lead.id, plan_status, period_end, requested))
+                # a plan whose referral closed before arrival is revoked, and its care-team access ends then
                 access.append((cid, t.person.id, None, responsible, "care_team", t.id, requested,
-                               clock.end_of_local_day(period_end)))
+                               at(closed) if closed is not None else clock.end_of_local_day(period_end)))
         self.load(Referral, REFERRAL_COLUMNS, referrals)
         event_first = self.loader.reserve_ids(ReferralEvent, len(events))
         self.load(ReferralEvent, EVENT_COLUMNS, ((event_first + k, *e) for k, e in enumerate(events)))
