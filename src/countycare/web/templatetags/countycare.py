@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
 from django import template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from countycare.core.codes import (
@@ -124,3 +126,17 @@ def resident_url(resident_uuid: object) -> str:
         return reverse("registry:resident_detail", args=[uuid.UUID(str(resident_uuid))])
     except ValueError:
         return ""
+
+
+BILINGUAL = re.compile(r"^(?P<zh>.*[\u4e00-\u9fff].*?)\s*\((?P<en>[\x20-\x7e]+)\)\s*$", re.S)
+
+
+@register.filter
+def in_language(text: str | None) -> str:
+    """A system-written "中文 (English)" text (an expiry reason, a service message) in the page's language: the
+    Chinese half on a Chinese page, the English half on an English one. Anything else — what a person typed —
+    is shown as written."""
+    match = BILINGUAL.match(text or "")
+    if match is None:
+        return text or ""
+    return match["en"] if (get_language() or "").startswith("en") else match["zh"]
