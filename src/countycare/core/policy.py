@@ -67,6 +67,9 @@ DEFAULTS = {
         PolicyDefault("exam_record_access_days", Decimal("30"), "days",
                       "诊断中心查阅档案期限 Days a diagnostic centre's readers may read the record of a patient "
                       "whose exam was sent to their centre", "CountyCare default (issue #4)"),
+        PolicyDefault("first_contact_access_days", Decimal("30"), "days",
+                      "首诊接诊查阅期限 Days a walk-in patient's record stays open to the organisation that saw them",
+                      "CountyCare default (issue #3)"),
         PolicyDefault("child_max_age", Decimal("6"), "years", "儿童重点人群年龄上限 Child key population age", DOMAIN),
     ]
 }

@@ -275,6 +275,7 @@ class CarePlan(models.Model):
 class AccessReason(models.TextChoices):
     REFERRAL = "referral", _("Receiving a referral")
     CARE_TEAM = "care_team", _("Care team (following a care plan)")
+    FIRST_CONTACT = "first_contact", _("First contact (a walk-in patient from outside the area)")  # 首诊接诊
 
 
 class CareAccess(models.Model):

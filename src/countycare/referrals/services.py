@@ -19,14 +19,14 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from countycare.core import audit, policy
+from countycare.core import audit, nationalid, policy
 from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, Role
 from countycare.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from countycare.records import services as records_services
 from countycare.records.models import Encounter, EncounterKind, EncounterStatus, Icd10Code
 from countycare.registry import queries as registry_queries
 from countycare.registry.models import Department, Organization, Posting, Practitioner, Resident
-from countycare.registry.scope import base_scope_covers, covered_organization_ids
+from countycare.registry.scope import base_scope_covers, covered_organization_ids, posted_organization_ids
 
 from . import catalogue, workflow
 from .models import (
@@ -621,6 +621,54 @@ def expire_overdue(*, now: dt.datetime | None = None) -> int:
                     for r in rows if r[6] == community_id
                 ])
             total += len(rows)
+
+
+# --- first contact: a walk-in from outside the area ---------------------------------------------------------
+
+WALK_IN_NOT_FOUND = ("未找到身份证号与姓名相符的居民，请核对证件；未建档者请先建档 "
+                     "(no resident with this national ID and name: check the ID card, or register the patient)")
+
+
+def admit_walk_in(*, user: Any, national_id: str, name: str, organization: Organization, channel: str,
+                  now: dt.datetime | None = None) -> Resident:
+    """A patient from outside the user's area walks in (首诊): identified by the national ID on their card and
+    their name, both matching the record exactly, the record opens to the organisation and the doctor for
+    `first_contact_access_days`. A wrong check digit is a 422; an ID and name that do not match one resident are
+    a 404 that says nothing about who exists. Both outcomes are audited; an ID already in scope grants nothing
+    new."""
+    if user.role not in REFERRING_ROLES:
+        raise PermissionDenied("只有医生可以接诊 (only doctors admit patients)")
+    if organization.community_id != user.community_id or organization.id not in posted_organization_ids(user):
+        raise PermissionDenied(f"您未在{organization.name}执业 (you are not posted to {organization.name})")
+    try:
+        parsed = nationalid.parse(national_id)
+    except nationalid.NationalIdError as exc:
+        raise InvalidInput(exc.message, field="national_id") from None
+    name = (name or "").strip()
+    if not name or len(name) > 50:
+        raise InvalidInput("请填写证件上的姓名 (the name on the ID card is required)", field="name")
+    now = now or timezone.now()
+    actor = audit.Actor.of(user, channel)
+    resident = (Resident.objects.filter(community_id=user.community_id, national_id=parsed.value,
+                                        merged_into__isnull=True).first())
+    if resident is None or resident.name != name:
+        audit.record(actor, "first-contact", "Resident", "", reason="首诊接诊 walk-in",
+                     detail={"found": False, "national_id_tail": parsed.value[-4:]})
+        raise NotFound(WALK_IN_NOT_FOUND, field="national_id")
+    with transaction.atomic():
+        if not registry_queries.visible_residents(user).filter(pk=resident.pk).exists():
+            days = int(policy.get("first_contact_access_days", user.community_id))
+            CareAccess.objects.create(
+                community_id=user.community_id, resident=resident, organization=organization,
+                practitioner_id=user.practitioner_id, reason=AccessReason.FIRST_CONTACT, starts_at=now,
+                ends_at=now + dt.timedelta(days=days))
+            granted = True
+        else:
+            granted = False
+        audit.record(actor, "first-contact", "Resident", resident.uuid, resident_id=resident.uuid,
+                     reason="首诊接诊 walk-in", detail={"found": True, "granted": granted,
+                                                       "organization": str(organization.uuid)})
+    return resident
 
 
 # --- capacity: slots and bookings --------------------------------------------------------------------------

@@ -534,3 +534,24 @@ class SlotForm(DomainErrorMixin, forms.Form):
             start = (timezone.localtime() + dt.timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
             self.initial.setdefault("starts_at", start)
             self.initial.setdefault("ends_at", start.replace(hour=12))
+
+
+# ---------------------------------------------------------------- first contact (walk-in)
+
+
+class WalkInForm(DomainErrorMixin, forms.Form):
+    """A patient from outside the area: the national ID and name from their ID card open their record."""
+
+    national_id = forms.CharField(label=_("National ID"), max_length=30,
+                                  widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    name = forms.CharField(label=_("Name"), max_length=50, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    organization = OrganizationChoiceField(label=_("Organisation"), queryset=Organization.objects.none(),
+                                           empty_label=None)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = Organization.objects.filter(
+            pk__in=posted_organization_ids(user), community_id=user.community_id, active=True
+        ).order_by("division_code")
+        if not self.is_bound:
+            self.initial.setdefault("organization", user.organization_id)

@@ -58,3 +58,4 @@ def slots(request: HttpRequest) -> HttpResponse:
     })
 
 
+

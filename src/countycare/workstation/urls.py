@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import slots, views
+from . import slots, views, walkin
 
 app_name = "workstation"
 
 urlpatterns = [
     path("workstation/", views.today, name="today"),
+    path("workstation/walk-in/", walkin.walk_in, name="walk_in"),
     path("workstation/icd10/", views.icd10_search, name="icd10_search"),
     path("workstation/icd10/pick/", views.icd10_pick, name="icd10_pick"),
     path("patients/<uuid:resident_uuid>/", views.patient, name="patient"),

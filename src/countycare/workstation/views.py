@@ -55,6 +55,7 @@ from .forms import (
     ReasonForm,
     ReferralForm,
     StepForm,
+    WalkInForm,
 )
 
 CHANNEL = "web"
@@ -147,6 +148,7 @@ def today(request: HttpRequest) -> HttpResponse:
             "due": due,
             "new_today": new_today,
             "waiting": waiting,
+            "walk_in": WalkInForm(user=user),
         },
     )
     patch_vary_headers(response, ["HX-Request"])

@@ -50,6 +50,7 @@ AUDIT_ACTIONS = {
     "duplicate-check": _("Duplicate check"),
     "delete": _("Delete"),
     "export": _("Export"),
+    "first-contact": _("First contact (walk-in)"),
 }
 CHANNELS = {"web": _("Web"), "api": "API", "fhir": "FHIR", "cli": _("Command line")}
 
