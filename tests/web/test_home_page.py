@@ -40,3 +40,22 @@ def test_the_bureau_is_told_dashboards_come_with_assessment(as_role):
 def test_a_clinician_without_residents_in_scope_sees_zero(as_role):
     body = as_role("pharmacist").get("/").content.decode()
     assert stat(body, "居民总数") == 0
+
+
+def test_the_community_office_sees_referral_traffic_by_kind_and_status(county, as_role):
+    from tests.web.test_workstation_helpers import refer
+
+    from countycare.referrals import services
+
+    first = refer(county, "village_doctor", "zhang_san")
+    refer(county, "township_doctor", "li_si")
+    services.transition(user=county.users["village_doctor"], referral=first, action="cancel",
+                        expected_version=first.version, reason="患者改变主意", channel="web")
+    body = as_role("community_admin").get("/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'data-testid="community-referrals"' in body
+    section = body.split('data-testid="community-referrals"')[1].split("</section>")[0]
+    rows = re.findall(r"<tr><th scope=\"row\">([^<]+)</th>(.*?)</tr>", section, re.S)
+    up = [re.findall(r">(\d+)<", cells) for label, cells in rows][0]
+    # columns: requested, accepted, arrived, completed, rejected, cancelled, expired, total
+    assert up == ["1", "0", "0", "0", "0", "1", "0", "2"]
+    assert 'data-testid="community-referrals"' not in as_role("village_doctor").get("/").content.decode()

@@ -18,7 +18,7 @@ from countycare.diagnostics import queries as diagnostics_queries
 from countycare.diagnostics.access import REQUESTER_ROLES as EXAM_REQUESTER_ROLES
 from countycare.diagnostics.models import OPEN_EXAM_STATUSES, ExamStatus
 from countycare.referrals import queries as referral_queries
-from countycare.referrals.models import OPEN_STATUSES, ReferralStatus
+from countycare.referrals.models import OPEN_STATUSES, Referral, ReferralKind, ReferralStatus
 from countycare.registry.models import Organization, ResidentTag
 from countycare.registry.queries import visible_residents
 from countycare.registry.scope import covered_organization_ids
@@ -52,6 +52,8 @@ def home(request: HttpRequest) -> HttpResponse:
         context["referral_counts"] = _referral_counts(user)
     if user.role in EXAM_REQUESTER_ROLES:
         context["exam_counts"] = _exam_counts(user)
+    if user.role == Role.COMMUNITY_ADMIN:
+        context["community_referrals"] = _community_referrals(user.community_id)
     if user.role in CLINICAL_ROLES:
         context["covered"] = Organization.objects.filter(id__in=covered_organization_ids(user)).order_by(
             "division_code", "id"
@@ -68,6 +70,21 @@ def _referral_counts(user: object) -> dict[str, int]:
         "inbox_expected": referral_queries.inbox(user, status=ReferralStatus.ACCEPTED).count(),
         "sent_open": referral_queries.sent(user, status=OPEN_STATUSES).count(),
     }
+
+
+def _community_referrals(community_id: int | None, days: int = 30) -> dict[str, object]:
+    """The community office's view of referral traffic in the last `days`: each kind by status (aggregates)."""
+    since = timezone.now() - dt.timedelta(days=days)
+    counts = dict.fromkeys(ReferralKind.values, None)
+    for kind in counts:
+        counts[kind] = dict.fromkeys(ReferralStatus.values, 0)
+    rows = (Referral.objects.filter(community_id=community_id, requested_at__gte=since)
+            .values_list("kind", "status").annotate(n=Count("id")).order_by())
+    for kind, status, n in rows:
+        counts[kind][status] = n
+    return {"days": days, "statuses": ReferralStatus.choices,
+            "rows": [(label, [counts[kind][s] for s in ReferralStatus.values], sum(counts[kind].values()))
+                     for kind, label in ReferralKind.choices]}
 
 
 def _exam_counts(user: object) -> dict[str, int]:
