@@ -142,18 +142,21 @@ def generate_county(
     exams: bool | None = None,
     dicom_uploads: int = 0,
     hl7_messages: int = 0,
+    ecg_pool: object = None,
 ) -> GenerationReport:
     """Generate a county of `population` residents, and with `activity` a year of its care on top (the
     `generate` and `demo` commands ask for it) with the year's exams at the shared centres (`exams`, default:
     with the activity; `dicom_uploads` synthetic studies go to the Orthanc of the settings when it answers,
-    the newest `hl7_messages` lab results arrive as HL7 messages). Same arguments -> same data, except what
-    the services write for HL7 messages (their random UUIDs and creation times)."""
+    the newest `hl7_messages` lab results arrive as HL7 messages; `ecg_pool`: the ECG pool or a Future of it
+    from `diagnostics.start_pool`, which the commands start first thing). Same arguments -> same data, except
+    what the services write for HL7 messages (their random UUIDs and creation times)."""
     if population < 100:
         raise ValueError("population must be at least 100")
     progress = progress or SilentProgress()
     as_of = as_of or timezone.localdate()
     exams = activity if exams is None else exams and activity
-    pool = start_pool(seed) if exams else None  # the ECG pool, simulated in another process meanwhile
+    # the ECG pool, simulated in another process meanwhile (neurokit2 alone takes ~2 s to import)
+    pool = (ecg_pool or start_pool(seed)) if exams else None
     started = time.perf_counter()
     phases: dict[str, float] = {}
     phases_cpu: dict[str, float] = {}

@@ -14,7 +14,7 @@ from django.db import connection
 
 from countycare.core.models import Community
 from countycare.synth.demo import demo_password, ensure_demo_users
-from countycare.synth.diagnostics import DICOM_UPLOADS, HL7_MESSAGES
+from countycare.synth.diagnostics import DICOM_UPLOADS, HL7_MESSAGES, start_pool
 from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
 
 DEMO_POPULATION = 3000
@@ -57,6 +57,8 @@ class Command(BaseCommand):
                 "--data-dir must be given to the countycare command itself (it is read before "
                 "settings load): countycare demo --data-dir DIR"
             )
+        # the ECG pool of the year of exams, simulated in another process while migrations run
+        pool = start_pool(seed) if not no_activity else None
         quiet = options["verbosity"] < 2
         where = connection.settings_dict["NAME"] if connection.vendor != "sqlite" else settings.DATA_DIR
         self.stdout.write(f"database: {connection.vendor} ({where})")
@@ -74,6 +76,7 @@ class Command(BaseCommand):
                     activity=not no_activity,
                     dicom_uploads=DICOM_UPLOADS if orthanc else 0,
                     hl7_messages=HL7_MESSAGES,
+                    ecg_pool=pool,
                 )
             community = report.community
             year = ""

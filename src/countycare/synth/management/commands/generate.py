@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from countycare.core.models import Community
-from countycare.synth.diagnostics import DICOM_UPLOADS, HL7_MESSAGES
+from countycare.synth.diagnostics import DICOM_UPLOADS, HL7_MESSAGES, start_pool
 from countycare.synth.erase import erase_community
 from countycare.synth.generate import DEFAULT_SEED, generate_county, rich_progress
 
@@ -37,6 +37,7 @@ class Command(BaseCommand):
             )
         if population < 100:
             raise CommandError("--population must be at least 100")
+        pool = start_pool(seed) if not no_activity else None  # the ECG pool, simulated meanwhile
         for community in existing:
             deleted = erase_community(community)
             self.stdout.write(f"erased {community.name}: {sum(deleted.values())} rows")
@@ -48,6 +49,7 @@ class Command(BaseCommand):
                 activity=not no_activity,
                 dicom_uploads=DICOM_UPLOADS,
                 hl7_messages=HL7_MESSAGES,
+                ecg_pool=pool,
             )
         people, plan = report.people, report.plan
         year = ""
