@@ -339,14 +339,13 @@ def test_turnaround_of_a_centre(dx):
     assert api.get("/api/centres/999999/turnaround").status_code == 404
 
 
-@pytest.mark.parametrize("since, status", [
-    ("2026-01-01T00:00:00+20:00", 200),  # an offset PostgreSQL would refuse: read in UTC
-    ("9999-12-31T23:59:59-23:59", 422),  # beyond the calendar once in UTC
-    ("0001-01-01T00:00:00+05:00", 422),
+@pytest.mark.parametrize("since, found", [
+    ("2026-01-01T00:00:00+20:00", 1),  # an offset PostgreSQL would refuse: read in UTC
+    ("9999-12-31T23:59:59-23:59", 0),  # beyond the calendar once in UTC: its last moment
+    ("0001-01-01T00:00:00+05:00", 1),  # before it: its first moment
 ])
-def test_a_time_bound_at_the_edge_of_the_calendar_is_read_in_utc_or_refused_never_a_500(dx, since, status):
+def test_a_time_bound_at_the_edge_of_the_calendar_is_read_in_utc_never_a_500(dx, since, found):
     request_exam(dx)
     response = client(dx, "village_doctor").get("/api/exams", {"since": since})
-    assert response.status_code == status, response.content
-    if status == 200:
-        assert response.json()["count"] == 1
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == found

@@ -41,12 +41,12 @@ def _recordable(value: Any) -> Any:
 
 
 def _in_utc(value: dt.datetime) -> dt.datetime:
-    """In UTC: PostgreSQL refuses offsets of 16 hours and more, and a bound at the edge of the calendar must
-    not overflow when the database converts it."""
+    """In UTC: PostgreSQL refuses offsets of 16 hours and more. A bound at the edge of the calendar that
+    would overflow in UTC is the calendar's first or last moment, which is what it asked for."""
     try:
         return value.astimezone(dt.UTC)
     except OverflowError:
-        raise ValueError("时间超出范围 (the time is out of range)") from None
+        return (dt.datetime.min if value.year == dt.MINYEAR else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_recordable), AfterValidator(_in_utc)]
