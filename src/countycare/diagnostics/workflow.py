@@ -16,8 +16,9 @@ second_reading when a preliminary report waits for its second reader, else to ac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from countycare.core.statemachine import Transition, by_action
 
 from .models import ExamStatus as S
 
@@ -26,16 +27,6 @@ class Side(StrEnum):
     REQUESTER = "requester"
     CENTRE = "centre"
     SYSTEM = "system"
-
-
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    target: str
-    side: Side
-    reason_required: bool
-    label: str  # Chinese-first label for buttons and history
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -56,7 +47,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("amend_results", frozenset({S.PUBLISHED}), S.PUBLISHED, Side.SYSTEM, False,
                "更正检验结果 Lab results corrected"),
 )
-BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
+BY_ACTION: dict[str, Transition] = by_action(TRANSITIONS)
 TERMINAL = frozenset({S.CANCELLED})
 
 

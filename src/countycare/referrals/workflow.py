@@ -14,8 +14,9 @@ the sending side acts for the receiver.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from countycare.core.statemachine import Transition, by_action
 
 from .models import ReferralStatus as S
 
@@ -26,16 +27,6 @@ class Side(StrEnum):
     SYSTEM = "system"
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    target: str
-    side: Side
-    reason_required: bool
-    label: str  # Chinese-first label for buttons and history
-
-
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("accept", frozenset({S.REQUESTED}), S.ACCEPTED, Side.RECEIVER, False, "接收 Accept"),
     Transition("reject", frozenset({S.REQUESTED}), S.REJECTED, Side.RECEIVER, True, "拒收 Reject"),
@@ -44,7 +35,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("complete", frozenset({S.ARRIVED}), S.COMPLETED, Side.RECEIVER, False, "完成 Complete"),
     Transition("expire", frozenset({S.REQUESTED, S.ACCEPTED}), S.EXPIRED, Side.SYSTEM, False, "过期 Expire"),
 )
-BY_ACTION: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
+BY_ACTION: dict[str, Transition] = by_action(TRANSITIONS)
 TERMINAL = frozenset({S.COMPLETED, S.REJECTED, S.CANCELLED, S.EXPIRED})
 
 
