@@ -8,12 +8,11 @@ released by a barrier; on SQLite (one writer at a time) the same calls run one a
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from tests.concurrency import race
 from tests.conftest import allow_flush_after_test, build_county
 from tests.diagnostics.helpers import AT, DUTY_END, ensure_exam_types, make_centres
 from tests.diagnostics.services_flow import MINUTE, acquire, claim, move, order, publish, second_reader
@@ -145,33 +144,6 @@ def test_accession_numbers_count_on_past_9999_and_ignore_numbers_in_another_form
 
 
 # --- real concurrency --------------------------------------------------------------------------------------
-
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls at the same moment in threads of their own; each result is a value or the exception."""
-    barrier = threading.Barrier(len(calls))
-    serialise = threading.Lock() if connection.vendor == "sqlite" else None
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            if serialise is not None:
-                with serialise:
-                    results[index] = calls[index]()
-            else:
-                results[index] = calls[index]()
-        except Exception as exc:  # the loser's Conflict is the point of the test
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
 
 @pytest.fixture
 def live_dx(request, transactional_db, django_db_blocker):
