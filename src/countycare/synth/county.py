@@ -204,7 +204,10 @@ LICENCE_CLASS = {
     Title.PHARMACIST: "5",
     Title.TECHNICIAN: "6",
 }
-VILLAGE_HIRE_SHARE = 0.3  # villages with a doctor hired by the branch (乡聘村用) besides their village doctors
+VILLAGE_HIRE_SHARE = 0.3
+# Of the lead hospital's physicians, those of its centres (laboratory, pathology, radiology, ECG): enough for the
+# shared centres' rosters to read a 400,000 county's exams (issue #4; docs/synthetic-county.md).
+CENTRE_PHYSICIAN_SHARE = 0.16  # villages with a doctor hired by the branch (乡聘村用) besides their village doctors
 
 
 @dataclass
@@ -639,7 +642,7 @@ def staff_plan(plan: CountyPlan) -> list[StaffMember]:
             "branch": Role.TOWNSHIP_DOCTOR,
         }[o.kind]
         titles = COUNTY_PHYSICIAN_TITLES if county_level else BRANCH_PHYSICIAN_TITLES
-        centre_physicians = round(physicians * 0.1) if o.kind == "lead" else 0
+        centre_physicians = round(physicians * CENTRE_PHYSICIAN_SHARE) if o.kind == "lead" else 0
         for i in range(physicians):
             # every clinical department of the lead hospital has a senior physician before the rest are drawn
             if o.kind == "lead" and i < min(len(clinical), physicians // 3):

@@ -94,8 +94,8 @@ FALLBACKS = {
 DAY_SHIFT = (8 * 60, 18 * 60)
 NIGHT_SHIFT = (18 * 60, 32 * 60)
 ON_DUTY_PER_100K = {  # kind: (day, night)
-    CentreKind.ECG: (1.0, 0.25),
-    CentreKind.IMAGING: (0.75, 0.25),
+    CentreKind.ECG: (1.5, 0.5),
+    CentreKind.IMAGING: (1.25, 0.5),
     CentreKind.LAB: (0.5, 0.25),
     CentreKind.PATHOLOGY: (0.5, 0.0),
 }
@@ -595,8 +595,9 @@ RETURN_REASONS = {
 # Minutes from request to acquisition (uniform range), and reading time (lognormal median, sigma) by exam.
 ACQUIRE_MINUTES = {"ECG12": (2, 12), "DR-CHEST": (10, 45), "DR-LIMB": (10, 45), "CT-HEAD": (8, 35),
                    "CT-CHEST": (10, 40), "US-ABD": (15, 90), "BIOPSY": (20, 120), "FROZEN": (60, 180)}
+# (laboratory: the reader releases results the analyser's rules passed, in batches: a fraction of a minute each)
 READ_MINUTES = {"DR-CHEST": (6.0, 0.4), "DR-LIMB": (5.0, 0.4), "CT-HEAD": (12.0, 0.4), "CT-CHEST": (15.0, 0.4),
-                "US-ABD": (6.0, 0.4), "BIOPSY": (25.0, 0.4), "FROZEN": (10.0, 0.3), "lab": (1.5, 0.5)}
+                "US-ABD": (6.0, 0.4), "BIOPSY": (25.0, 0.4), "FROZEN": (10.0, 0.3), "lab": (0.3, 0.5)}
 ECG_READ_MINUTES = {"normal": (3.0, 0.45), "abnormal": (4.5, 0.45), "critical": (5.0, 0.35)}
 SECOND_MINUTES = {"imaging": (5.0, 0.4), "pathology": (12.0, 0.4), "ecg": (3.0, 0.4)}
 RESPONSE_MINUTES = {CentreKind.ECG: 1.0, CentreKind.IMAGING: 3.0, CentreKind.LAB: 1.0, CentreKind.PATHOLOGY: 15.0}
