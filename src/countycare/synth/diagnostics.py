@@ -502,6 +502,7 @@ CRITICAL_RHYTHM_RULES = {"extreme_brady": "severe_bradycardia", "extreme_tachy":
                          "af_rvr": "af_rapid", "wide_qrs_tachy": "wide_qrs_tachycardia"}
 ECG_SECONDS = 10
 ECG_RATE = 500
+NEUROKIT_SINUS_RATES = (64, 88)  # sinus recordings made by neurokit2's ecg_simulate(method="multileads") itself
 
 
 @dataclass
@@ -517,9 +518,10 @@ class PoolRecording:
 
 
 def simulate_pool(seed: int, *, per_rate: int = 1) -> list[PoolRecording]:
-    """One recording per class and heart rate (`per_rate` of each, with different noise): simulated with
-    neurokit2 through `diagnostics.ecg.simulate`, written as WFDB and pre-read by `ecg.analyse` exactly as an
-    upload would be."""
+    """One recording per class and heart rate (`per_rate` of each, with different noise), simulated with
+    `diagnostics.ecg.simulate` (ECGSYN's wave model, as in neurokit2), plus sinus rhythms simulated by
+    neurokit2's `ecg_simulate` itself; written as WFDB and pre-read by `ecg.analyse` exactly as an upload would
+    be."""
     from countycare.diagnostics import ecg
 
     pool = []
@@ -532,6 +534,17 @@ def simulate_pool(seed: int, *, per_rate: int = 1) -> list[PoolRecording]:
                 header, data = ecg.write_wfdb(recording, record)
                 pool.append(PoolRecording(record, name, rate, header, data, ecg.analyse(recording),
                                           recording.sample_rate, list(recording.lead_names)))
+    # and sinus rhythms from neurokit2's own 12-lead simulation (other wave shapes: a small QRS in lead II)
+    import neurokit2 as nk
+
+    for rate in NEUROKIT_SINUS_RATES:
+        record = f"nk-sinus-{rate:03d}-1"
+        frame = nk.ecg_simulate(duration=ECG_SECONDS, sampling_rate=ECG_RATE, heart_rate=rate, method="multileads",
+                                random_state=_seed_of(seed, record))
+        recording = ecg.Recording(ECG_RATE, list(frame.columns), frame.to_numpy())
+        header, data = ecg.write_wfdb(recording, record)
+        pool.append(PoolRecording(record, "sinus", rate, header, data, ecg.analyse(recording), ECG_RATE,
+                                  list(recording.lead_names)))
     return pool
 
 
