@@ -21,7 +21,7 @@ from .access import DOCTOR_ROLES
 from .forms import SlotForm
 
 PUBLISHING_ROLES = DOCTOR_ROLES | {Role.COMMUNITY_ADMIN}
-LIST_LIMIT = 200
+LIST_LIMIT = 60
 
 
 @roles_required(PUBLISHING_ROLES)
