@@ -54,14 +54,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"CountyCare looks for Orthanc at {settings.ORTHANC_URL}: set COUNTYCARE_ORTHANC_URL={url} "
                 "for the platform to use this one"))
-        self.stdout.write("Ctrl-C stops it.")
-        self.stdout.flush()
-
         def stop(signum, frame):
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, stop)
-        try:
+        try:  # from the moment the operator is told Ctrl-C stops it, an interrupt stops it cleanly
+            self.stdout.write("Ctrl-C stops it.")
+            self.stdout.flush()
             code = handle.process.wait()
         except KeyboardInterrupt:
             self.stdout.write("stopping Orthanc…")
