@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import reduce, wraps
 from operator import and_, or_
@@ -79,6 +79,14 @@ class FhirError(Exception):
         self.status = status
         self.issues = issues or [issue(diagnostics, code=code, expression=expression)]
         self.headers = headers or {}
+
+
+def require_choice(name: str, value: str, allowed: Iterable[str], *, got: str | None = None) -> None:
+    """A search parameter's token must be one of `allowed`: else a 400 naming them (and what came, cut to 40)."""
+    allowed = set(allowed)
+    if value not in allowed:
+        shown = value if got is None else got
+        raise FhirError(400, f"{name} 须为 {', '.join(sorted(allowed))} (got {shown[:40]})")
 
 
 def issue(diagnostics: str, *, code: str = "invalid", severity: str = "error",

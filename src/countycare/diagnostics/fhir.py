@@ -391,8 +391,7 @@ class ExamRequestHandler(DiagnosticsHandler):
         if name in ("patient", "subject"):
             return records_fhir.reference_condition("resident__uuid", value, "Patient")
         if name == "status":
-            if value not in REQUEST_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(REQUEST_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, REQUEST_STATUSES)
             statuses = [status for status, code in REQUEST_STATUS.items() if code == value]
             return Q(status__in=statuses) if statuses else NOTHING
         if name == "category":
@@ -401,8 +400,7 @@ class ExamRequestHandler(DiagnosticsHandler):
         if name == "code":
             return exam_type_condition(value)
         if name == "priority":
-            if value not in REQUEST_PRIORITIES:
-                raise fhir.FhirError(400, f"priority 须为 {', '.join(sorted(REQUEST_PRIORITIES))} (got {value[:40]})")
+            fhir.require_choice("priority", value, REQUEST_PRIORITIES)
             return Q(priority=value) if value in Priority.values else NOTHING
         if name == "requester":
             return reference_condition(value, {"Organization": "requesting_organization__uuid",
@@ -732,8 +730,7 @@ class DiagnosticReportHandler(DiagnosticsHandler):
         if name in ("patient", "subject"):
             return records_fhir.reference_condition("request__resident__uuid", value, "Patient")
         if name == "status":
-            if value not in REPORT_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(REPORT_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, REPORT_STATUSES)
             return Q(status=value) if value in (ReportStatus.PRELIMINARY, ReportStatus.FINAL,
                                                 ReportStatus.AMENDED) else NOTHING
         if name == "category":
@@ -995,9 +992,7 @@ class EcgMeasurementHandler(DiagnosticsHandler):
         if name == "encounter":
             return records_fhir.reference_condition("request__encounter__uuid", value, "Encounter")
         if name == "status":
-            if value not in OBSERVATION_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(OBSERVATION_STATUSES))} "
-                                          f"(got {value[:40]})")
+            fhir.require_choice("status", value, OBSERVATION_STATUSES)
             return EVERYTHING if value == "preliminary" else NOTHING
         if name == "date":
             return datetime_condition("acquisition__acquired_at", value)
@@ -1179,8 +1174,7 @@ class ImagingStudyHandler(DiagnosticsHandler):
         if name in ("patient", "subject"):
             return records_fhir.reference_condition("request__resident__uuid", value, "Patient")
         if name == "status":
-            if value not in IMAGING_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(IMAGING_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, IMAGING_STATUSES)
             return {"available": Q(returned_at__isnull=True),
                     "cancelled": Q(returned_at__isnull=False)}.get(value, NOTHING)
         if name == "started":
@@ -1297,8 +1291,7 @@ class MediaHandler(DiagnosticsHandler):
         if name in ("patient", "subject"):
             return records_fhir.reference_condition("acquisition__request__resident__uuid", value, "Patient")
         if name == "status":
-            if value not in EVENT_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(EVENT_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, EVENT_STATUSES)
             return EVERYTHING if value == "completed" else NOTHING
         if name == "created":
             return datetime_condition("acquisition__acquired_at", value)

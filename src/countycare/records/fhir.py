@@ -686,8 +686,7 @@ class EncounterHandler(PatientDataHandler):
             return reference_condition("resident__uuid", value, "Patient")
         if name == "status":
             status = ENCOUNTER_STATUS_IN.get(value)
-            if value not in ENCOUNTER_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(ENCOUNTER_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, ENCOUNTER_STATUSES)
             return Q(status=status) if status else NOTHING
         if name == "class":
             code = token_code(value, ACT_CODE_SYSTEM)
@@ -873,9 +872,7 @@ class ConditionHandler(PatientDataHandler):
             return Q(category=code)
         if name == "clinical-status":
             code = token_code(value, CONDITION_CLINICAL_SYSTEM)
-            if code not in CLINICAL_STATUSES:
-                raise fhir.FhirError(400, f"clinical-status 须为 {', '.join(sorted(CLINICAL_STATUSES))} "
-                                          f"(got {value[:40]})")
+            fhir.require_choice("clinical-status", code, CLINICAL_STATUSES, got=value)
             return Q(clinical_status=code)
         if name == "encounter":
             return reference_condition("encounter__uuid", value, "Encounter")
@@ -1134,9 +1131,7 @@ class ObservationHandler(PatientDataHandler):
         if name == "encounter":
             return reference_condition("encounter__uuid", value, "Encounter")
         if name == "status":
-            if value not in OBSERVATION_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(OBSERVATION_STATUSES))} "
-                                          f"(got {value[:40]})")
+            fhir.require_choice("status", value, OBSERVATION_STATUSES)
             return Q(status=value)
         if name == "date":
             return datetime_condition("effective_at", value)

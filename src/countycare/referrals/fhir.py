@@ -185,8 +185,7 @@ class ReferralHandler(PatientDataHandler):
         if name in ("patient", "subject"):
             return records_fhir.reference_condition("resident__uuid", value, "Patient")
         if name == "priority":
-            if value not in REQUEST_PRIORITIES:
-                raise fhir.FhirError(400, f"priority 须为 {', '.join(sorted(REQUEST_PRIORITIES))} (got {value[:40]})")
+            fhir.require_choice("priority", value, REQUEST_PRIORITIES)
             return Q(urgent=value != "routine")
         if name == "requester":
             return reference_condition(value, {"Organization": "from_organization__uuid",
@@ -294,8 +293,7 @@ class ServiceRequestHandler(ReferralHandler):
         if common is not None:
             return common
         if name == "status":
-            if value not in REQUEST_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(REQUEST_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, REQUEST_STATUSES)
             statuses = [status for status, code in REQUEST_STATUS.items() if code == value]
             return Q(status__in=statuses) if statuses else NOTHING
         if name == "code":
@@ -571,8 +569,7 @@ class TaskHandler(ReferralHandler):
         if name == "focus":
             return records_fhir.reference_condition("uuid", value, "ServiceRequest")
         if name == "status":
-            if value not in TASK_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(TASK_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, TASK_STATUSES)
             status = REFERRAL_STATUS_OF_TASK.get(value)
             return Q(status=status) if status else NOTHING
         if name == "business-status":
@@ -777,8 +774,7 @@ class CarePlanHandler(PatientDataHandler):
         if name in ("patient", "subject"):
             return records_fhir.reference_condition("resident__uuid", value, "Patient")
         if name == "status":
-            if value not in CARE_PLAN_STATUSES:
-                raise fhir.FhirError(400, f"status 须为 {', '.join(sorted(CARE_PLAN_STATUSES))} (got {value[:40]})")
+            fhir.require_choice("status", value, CARE_PLAN_STATUSES)
             return Q(status=value) if value in CarePlanStatus.values else NOTHING
         if name == "based-on":
             return records_fhir.reference_condition("referral__uuid", value, "ServiceRequest")
