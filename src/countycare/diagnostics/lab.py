@@ -1221,17 +1221,7 @@ def receive(message: str | bytes, *, actor: Any, now: dt.datetime | None = None)
         header = parsed.header
         found = _find_requests(parsed)
         bound = bind(parsed, actor=actor, found=found)
-        community_id = bound[0].request.community_id
-        if (replay := _replay(parsed, community_id)) is not None:
-            return replay
-        try:
-            with transaction.atomic():
-                return _publish(parsed, bound, actor=actor, now=now)
-        except Conflict:
-            # the same message arriving twice at once: the other copy stored it first
-            if (replay := _replay(parsed, community_id)) is not None:
-                return replay
-            raise
+        return _publish_once(parsed, bound, actor=actor, now=now)
     except Hl7Error as exc:
         return _refused(header or getattr(exc, "header", None), exc, now)
     except DomainError as exc:
@@ -1547,22 +1537,28 @@ def _insert(model: Any, objects: list[Any], *, need_ids: bool = False) -> None:
         obj._state.adding, obj._state.db = False, connection.alias
 
 
+def _publish_once(parsed: ParsedResult, bound: list[Bound], *, actor: Any, now: dt.datetime | None) -> Outcome:
+    """Store a bound message unless its control ID was stored before (then the first answer again); the same
+    message arriving twice at once: the other copy stored it first, and its answer is replayed."""
+    community_id = bound[0].request.community_id
+    if (replay := _replay(parsed, community_id)) is not None:
+        return replay
+    try:
+        with transaction.atomic():
+            return _publish(parsed, bound, actor=actor, now=now)
+    except Conflict:
+        if (replay := _replay(parsed, community_id)) is not None:
+            return replay
+        raise
+
+
 def _receive_bound(parsed: ParsedResult, *, actor: Any, now: dt.datetime | None, found: dict[str, ExamRequest],
                    verifiers: dict[tuple[int, str], Any]) -> Outcome:
     """One message of a batch, in a savepoint of the batch's transaction."""
     bound: list[Bound] = []
     try:
         bound = bind(parsed, actor=actor, found=found, verifiers=verifiers)
-        community_id = bound[0].request.community_id
-        if (replay := _replay(parsed, community_id)) is not None:
-            return replay
-        try:
-            with transaction.atomic():
-                return _publish(parsed, bound, actor=actor, now=now)
-        except Conflict:
-            if (replay := _replay(parsed, community_id)) is not None:
-                return replay
-            raise
+        return _publish_once(parsed, bound, actor=actor, now=now)
     except Hl7Error as exc:
         return _refused(parsed.header, exc, now)
     except DomainError as exc:
