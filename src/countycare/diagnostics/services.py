@@ -861,6 +861,20 @@ def _conclusion_observation(request: ExamRequest, report: Report, *, amended: bo
     return observation
 
 
+def _report_text(request: ExamRequest, findings: str, conclusion: str, critical: bool, critical_code: str,
+                 critical_finding: str) -> tuple[str, str, CriticalRule | None, bool, str]:
+    """A report's findings and conclusion (required), and its critical value: a rule named, or the critical box
+    ticked; the finding defaults to the rule's name, else the conclusion."""
+    findings = _text(findings, "findings", MAX_FINDINGS, "检查所见", required=True)
+    conclusion = _text(conclusion, "conclusion", MAX_CONCLUSION, "诊断意见", required=True)
+    rule = _critical_rule(_text(critical_code, "critical_code", 30, "危急值项目"), request)
+    critical = bool(critical) or rule is not None
+    finding = _text(critical_finding, "critical_finding", 200, "危急值内容")
+    if critical and not finding:
+        finding = rule.name if rule is not None else conclusion[:200]
+    return findings, conclusion, rule, critical, finding
+
+
 def write_report(*, user: Any, request: ExamRequest, findings: str, conclusion: str, expected_version: int,
                  template_code: str = "", critical: bool = False, critical_finding: str = "",
                  second_reading: bool = False, channel: str = "web", now: dt.datetime | None = None,
@@ -876,14 +890,9 @@ def write_report(*, user: Any, request: ExamRequest, findings: str, conclusion: 
     assert reader is not None
     if request.status == ExamStatus.CLAIMED and request.claimed_by_id != reader.practitioner_id:
         raise PermissionDenied("该检查由其他医生认领，您不能书写报告 (another reader claimed this exam)")
-    findings = _text(findings, "findings", MAX_FINDINGS, "检查所见", required=True)
-    conclusion = _text(conclusion, "conclusion", MAX_CONCLUSION, "诊断意见", required=True)
     template_code = _check_template(template_code, request)
-    rule = _critical_rule(_text(critical_code, "critical_code", 30, "危急值项目"), request)
-    critical = bool(critical) or rule is not None
-    finding = _text(critical_finding, "critical_finding", 200, "危急值内容")
-    if critical and not finding:
-        finding = rule.name if rule is not None else conclusion[:200]
+    findings, conclusion, rule, critical, finding = _report_text(request, findings, conclusion, critical,
+                                                                  critical_code, critical_finding)
     now = _now(now)
     with transaction.atomic():
         changes: dict[str, Any] = {}
@@ -930,13 +939,8 @@ def revise_report(*, user: Any, request: ExamRequest, findings: str, conclusion:
     reader = _check_side(user, request, step)
     assert reader is not None
     reason = _reason(step, reason)
-    findings = _text(findings, "findings", MAX_FINDINGS, "检查所见", required=True)
-    conclusion = _text(conclusion, "conclusion", MAX_CONCLUSION, "诊断意见", required=True)
-    rule = _critical_rule(_text(critical_code, "critical_code", 30, "危急值项目"), request)
-    critical = bool(critical) or rule is not None
-    finding = _text(critical_finding, "critical_finding", 200, "危急值内容")
-    if critical and not finding:
-        finding = rule.name if rule is not None else conclusion[:200]
+    findings, conclusion, rule, critical, finding = _report_text(request, findings, conclusion, critical,
+                                                                  critical_code, critical_finding)
     now = _now(now)
     with transaction.atomic():
         from_status = _move(request, step, expected_version=expected_version, now=now)
