@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "countycare.records",
     "countycare.referrals",
     "countycare.diagnostics",
+    "countycare.assessment",
     "countycare.workstation",
     "countycare.web",
     "countycare.synth",

@@ -1,0 +1,1 @@
+from countycare.core.fhir import register_resource  # noqa: F401
