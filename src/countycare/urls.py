@@ -9,5 +9,6 @@ urlpatterns = [
     path("fhir/", include("countycare.fhir_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("countycare.diagnostics.urls")),
+    path("", include("countycare.assessment.urls")),
     path("", include("countycare.web.urls")),
 ]

@@ -31,9 +31,9 @@ def test_the_home_counts_run_a_fixed_number_of_queries(county, as_role, django_a
     assert stat(body, "居民总数") == 5 and stat(body, "65岁及以上老年人") == 1
 
 
-def test_the_bureau_is_told_dashboards_come_with_assessment(as_role):
+def test_the_bureau_is_told_when_no_indicators_are_computed_yet(as_role):
     body = as_role("bureau_viewer").get("/").content.decode()
-    assert "决策看板即将上线" in body and "绩效考核模块" in body
+    assert "尚未计算考核指标" in body and 'href="/assessment/"' in body
     assert "居民总数" not in body and 'action="/residents/"' not in body
 
 

@@ -32,6 +32,8 @@ MANAGER_ROLES = frozenset(COMMUNITY_WIDE_ROLES | AGGREGATE_ONLY_ROLES)
 # Who may merge records and read the audit trail.
 ADMIN_ROLES = frozenset({Role.COMMUNITY_ADMIN})
 REGISTER_ROLES = frozenset(REGISTERING_ROLES)
+# Everyone but residents: the community's aggregate indicators.
+STAFF_ROLES = frozenset(r for r in Role.values if r != Role.RESIDENT)
 
 View = Callable[..., HttpResponse]
 

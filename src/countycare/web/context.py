@@ -14,7 +14,7 @@ from countycare.core.codes import Role
 from countycare.diagnostics.access import CENTRE_NAV_ROLES, REQUESTER_ROLES
 from countycare.workstation.access import DOCTOR_ROLES, TRACKING_ROLES
 
-from .access import ADMIN_ROLES, MANAGER_ROLES, PATIENT_ROLES, REGISTER_ROLES
+from .access import ADMIN_ROLES, MANAGER_ROLES, PATIENT_ROLES, REGISTER_ROLES, STAFF_ROLES
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ STAFF_NAV = (
         not_under="registry:resident_register",
     ),
     NavItem(_("Register resident"), "registry:resident_register", REGISTER_ROLES, "register"),
+    NavItem(_("Assessment"), "assessment:dashboard", STAFF_ROLES, "chart"),
     NavItem(_("Organisations"), "registry:organization_tree", MANAGER_ROLES, "tree"),
     NavItem(_("Practitioners"), "registry:practitioner_list", MANAGER_ROLES, "people"),
     NavItem(_("Audit trail"), "audit_log", ADMIN_ROLES, "audit"),

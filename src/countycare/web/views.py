@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from countycare.assessment import queries as assessment_queries
 from countycare.core.codes import AGGREGATE_ONLY_ROLES, CLINICAL_ROLES, KeyPopulation, OrganizationType, Role
 from countycare.core.models import AuditEvent
 from countycare.diagnostics import queries as diagnostics_queries
@@ -28,6 +29,10 @@ from .access import ADMIN_ROLES, PATIENT_ROLES, REGISTER_ROLES, roles_required
 from .forms import AuditFilterForm
 
 AUDIT_PAGE_SIZE = 50
+# The bureau's home: the assessment's headline numbers (the dashboard has the rest).
+BUREAU_HEADLINE = ("county_visit_rate", "grassroots_visit_share", "in_county_inpatient_share",
+                   "out_of_county_inpatient_share_change", "lead_down_referral_share", "inpatient_cost_per_stay",
+                   "exam_within_target_share", "branches_without_posted_senior")
 
 
 @login_required
@@ -36,7 +41,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if user.role == Role.RESIDENT:
         return redirect("my_record")
     if user.role in AGGREGATE_ONLY_ROLES:
-        return TemplateResponse(request, "web/home_bureau.html", {"org_counts": _org_counts(user.community_id)})
+        period = assessment_queries.parse_period(user.community_id, None)
+        headline = [s for s in assessment_queries.headline(user.community_id, period)
+                    if s.indicator.code in BUREAU_HEADLINE] if period else []
+        return TemplateResponse(request, "web/home_bureau.html", {
+            "org_counts": _org_counts(user.community_id), "period": period, "headline": headline})
     context: dict[str, object] = {
         "can_register": user.role in REGISTER_ROLES,
         "can_search": user.role in PATIENT_ROLES,
@@ -55,6 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if user.role == Role.COMMUNITY_ADMIN:
         context["community_referrals"] = _community_referrals(user.community_id)
     if user.role in CLINICAL_ROLES:
+        context["home_period"], context["home_numbers"] = assessment_queries.home_numbers(user)
         context["covered"] = Organization.objects.filter(id__in=covered_organization_ids(user)).order_by(
             "division_code", "id"
         )
