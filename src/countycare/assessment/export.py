@@ -85,14 +85,13 @@ def workbook(community: Community, period: queries.MaterialisedPeriod) -> bytes:
         sheet = _sheet(book, title, ["单位 Unit", "代码 Code", "指标 Indicator", "分子 Numerator", "分母 Denominator",
                                      "值 Value", "单位 Unit", "目标 Target", "状态 Status"],
                        [26, 28, 30, 14, 14, 12, 8, 10, 14])
-        for s in (r for r in rows if r.level == level):
+        for line, s in enumerate((r for r in rows if r.level == level), start=2):
             fmt = number_format(s.indicator)
             sheet.append([s.unit_name, s.indicator.code, s.indicator.name,
                           None if s.numerator is None else float(s.numerator),
                           None if s.denominator is None else float(s.denominator),
                           _value(s.indicator, s.value), s.indicator.unit,
                           None if s.target is None else float(s.target), STATUS_TEXT[s.status]])
-            line = sheet.max_row
             sheet.cell(row=line, column=6).number_format = fmt
             sheet.cell(row=line, column=8).number_format = fmt
             if s.status in STATUS_FILL:
@@ -101,12 +100,12 @@ def workbook(community: Community, period: queries.MaterialisedPeriod) -> bytes:
     scores = queries.league(community.pk, period)
     sheet = _sheet(book, "评分 Scores", ["名次 Rank", "单位 Unit", "得分 Score", "可得分 Possible", "得分率 Share",
                                         "方案 Scheme", "版本 Version"], [8, 30, 10, 12, 10, 40, 8])
-    for score in scores:
+    for line, score in enumerate(scores, start=2):
         name = "全县 County" if score.organization is None else score.organization.name
         share = float(score.total / score.possible) if score.possible else None
         sheet.append([score.rank, name, float(score.total), float(score.possible), share,
                       score.scheme_version.scheme.name, score.scheme_version.number])
-        sheet.cell(row=sheet.max_row, column=5).number_format = "0.0%"
+        sheet.cell(row=line, column=5).number_format = "0.0%"
     out = BytesIO()
     book.save(out)
     return out.getvalue()

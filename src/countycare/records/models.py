@@ -105,6 +105,8 @@ class Encounter(models.Model):
             models.Index(fields=["community", "started_at"], name="encounter_community_start"),
             models.Index(fields=["resident", "started_at"], name="encounter_resident_start"),
             models.Index(fields=["organization", "started_at"], name="encounter_org_start"),
+            # discharges in a period (assessment: cost per stay, down-referrals per discharge)
+            models.Index(fields=["community", "ended_at"], name="encounter_discharge", condition=Q(kind="inpatient")),
         ]
         constraints = [
             models.CheckConstraint(
