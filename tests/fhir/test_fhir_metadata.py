@@ -17,7 +17,7 @@ def test_it_lists_every_resource_with_its_interactions_and_search_parameters(db,
     resources = {r["type"]: r for r in rest["resource"]}
     assert set(resources) == {"Patient", "Organization", "Practitioner", "PractitionerRole", "Encounter",
                               "Condition", "Observation", "ServiceRequest", "Task", "CarePlan", "DiagnosticReport",
-                              "ImagingStudy", "Media", "Binary"}
+                              "ImagingStudy", "Media", "Binary", "Measure", "MeasureReport"}
     interactions = {kind: {i["code"] for i in r["interaction"]} for kind, r in resources.items()}
     for kind in ("Patient", "Organization", "Practitioner", "PractitionerRole"):
         assert interactions[kind] >= {"read", "search-type", "create", "update"}
