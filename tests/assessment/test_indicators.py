@@ -348,10 +348,6 @@ def test_a_branch_without_a_posted_senior_is_counted(year):
     assert year.member(code, "lead") is None  # not a branch
 
 
-@pytest.mark.xfail(connection.vendor == "sqlite", strict=True,
-                   reason="diagnostics.queries.MINUTES on SQLite is (julianday(reported) − julianday(acquired)) "
-                          "× 1440, a float a little over 30 for about a third of the exact half-hours: counted "
-                          "late. PostgreSQL's EXTRACT(EPOCH …) is exact")
 def test_an_exam_reported_exactly_at_its_target_is_within_it(small_county):
     x1 = small_county.exams["X1"]
     # an ECG acquired on the hour every hour of 1 March 2027 and reported 30 minutes later: the routine target

@@ -52,6 +52,13 @@ def test_demo_creates_one_argon2_user_per_role_and_reruns_cleanly(tmp_path):
     second = run_demo(tmp_path, "Other-pass-2026")
     assert second.returncode == 0, second.stderr
     assert "reusing" in second.stdout
+    assert "indicators:" in first.stdout and "indicators:" not in second.stdout
+    with sqlite3.connect(tmp_path / "countycare.sqlite3") as db:
+        kinds = dict(db.execute("SELECT period_kind, count(*) FROM assessment_computationrun GROUP BY 1").fetchall())
+        county_visit_rate = db.execute("SELECT value FROM assessment_indicatorresult WHERE code = "
+                                       "'county_visit_rate' AND level = 'county' AND period_kind = 'year'").fetchall()
+    assert kinds.get("month", 0) >= 12 and kinds.get("year", 0) >= 1  # the dashboard opens with a year of months
+    assert county_visit_rate and all(value is not None for (value,) in county_visit_rate)
     again = demo_users(tmp_path)
     assert set(again) == set(users)
     assert check_password("Other-pass-2026", again["admin"][1])

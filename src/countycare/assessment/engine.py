@@ -138,15 +138,23 @@ def _compared(indicator: Indicator, period: Period, by_code: dict[str, Indicator
         if current.level not in indicator.levels:
             continue
         prior = before.get(key)
-        cur, old = current.value, None if prior is None else prior.value
+        cur, old = _exact(current), None if prior is None else _exact(prior)
         value = None
         if cur is not None and old is not None:
             if indicator.form == CHANGE_POINTS:
                 value = ((cur - old) * 100).quantize(TWO)
             elif indicator.form == GROWTH and old:
                 value = (cur / old - 1).quantize(FOUR)
-        results.append(Result(indicator.code, current.level, current.unit_id, cur, old, value))
+        results.append(Result(indicator.code, current.level, current.unit_id, current.value,
+                              None if prior is None else prior.value, value))
     return results
+
+
+def _exact(result: Result) -> Decimal | None:
+    """A ratio or mean from its numerator and denominator, unrounded (changes are taken before rounding)."""
+    if result.numerator is None or not result.denominator:
+        return None
+    return Decimal(result.numerator) / Decimal(result.denominator)
 
 
 def _cached(indicator: Indicator, period: Period, cache: dict[tuple[str, dt.date], list[Result]]) -> list[Result]:

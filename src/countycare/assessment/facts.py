@@ -24,7 +24,7 @@ from django.utils import timezone
 from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, PostingKind, Title
 from countycare.diagnostics import queries as diagnostics_queries
 from countycare.diagnostics.models import Centre, CentreKind, ExamRequest, ExamStatus, RecognitionCheck
-from countycare.records.models import Encounter, EncounterKind, EncounterStatus
+from countycare.records.models import Encounter, EncounterKind, EncounterSource, EncounterStatus
 from countycare.referrals.models import Referral
 from countycare.registry.models import Organization, Posting, Resident
 
@@ -123,8 +123,10 @@ class Period:
 
     @cached_property
     def first_activity(self) -> dt.datetime | None:
-        """When the platform's record of this community begins (its first encounter)."""
-        return (Encounter.objects.filter(community_id=self.community_id).order_by("started_at")
+        """When the platform's clinical record of this community begins (its first encounter recorded at a member;
+        claims may reach further back than the record and would make a part-recorded year look complete)."""
+        return (Encounter.objects.filter(community_id=self.community_id, source=EncounterSource.CLINICAL)
+                .exclude(status=EncounterStatus.CANCELLED).order_by("started_at")
                 .values_list("started_at", flat=True).first())
 
     def fully_recorded(self) -> bool:

@@ -133,6 +133,24 @@ class SchemeItem(models.Model):
     def __str__(self) -> str:
         return f"{self.code} × {self.weight}"
 
+    def clean(self) -> None:
+        """A floor lies on the bad side of the target (below it when higher is better), or it would give full
+        marks to a value that misses the target."""
+        from django.core.exceptions import ValidationError
+
+        from .definitions import HIGHER, LOWER, get
+        from .services import targets
+
+        indicator = get(self.code)
+        if indicator is None or self.floor is None or self.scheme_id is None:
+            return
+        target = self.target if self.target is not None else targets(self.scheme.community_id)[self.code][0]
+        if target is None:
+            raise ValidationError({"target": _("This indicator has no target in force: give one to score it.")})
+        if (indicator.direction == HIGHER and self.floor >= target) or (
+                indicator.direction == LOWER and self.floor <= target):
+            raise ValidationError({"floor": _("The floor must lie on the worse side of the target.")})
+
 
 class SchemeVersion(models.Model):
     scheme = models.ForeignKey(AssessmentScheme, on_delete=models.PROTECT, related_name="versions")

@@ -190,7 +190,7 @@ def score_period(*, scheme: AssessmentScheme, start: dt.date, end: dt.date,
                             organization_id=orgs[unit_key], total=total, possible=possible, details=details,
                             computed_at=now))
     members = sorted((s for s in scores if s.level == MEMBER and s.possible),
-                     key=lambda s: (-(s.total / s.possible), s.unit_key))
+                     key=lambda s: (-(s.total / s.possible), s.organization_id or 0))
     for rank, score in enumerate(members, start=1):
         score.rank = rank
     with transaction.atomic():

@@ -219,7 +219,8 @@ class Turnaround:
 EFFECTIVE_PRIORITY = "CASE WHEN {rank} >= 2000 THEN 'stat' WHEN {rank} >= 1000 THEN 'urgent' ELSE 'routine' END"
 MINUTES = {
     "postgresql": "CAST(EXTRACT(EPOCH FROM (reported_at - acquired_at)) AS double precision) / 60.0",
-    "sqlite": "(julianday(reported_at) - julianday(acquired_at)) * 1440.0",
+    # julianday() is a float of days (about 40 µs resolution today): rounded to 6 ms, 30 minutes is 30, not 30.0000002
+    "sqlite": "ROUND((julianday(reported_at) - julianday(acquired_at)) * 1440.0, 4)",
 }
 TARGET = "CASE p WHEN 'stat' THEN %s WHEN 'urgent' THEN %s ELSE %s END"
 # PostgreSQL computes the percentiles itself, one row per priority and the ROLLUP's total (p NULL).
