@@ -11,7 +11,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from tests.assessment.conftest import YEAR, at
 from tests.assessment.helpers import change_points, computed, growth, mean, per_10k, ratio
 
