@@ -71,9 +71,10 @@ register(Indicator(
 
 register(Indicator(
     code="in_county_inpatient_share", name="县域内住院人次占比", name_en="In-county share of inpatient stays",
-    question="居民住院有多少在县内？ How many of residents' admissions are inside the county?",
-    numerator="居民在县域内机构入院人次 Residents' admissions in the county",
-    denominator="居民全部入院人次（含县外） All residents' admissions, out of county included",
+    question="参保居民住院有多少在县内？ How many of insured residents' admissions are inside the county?",
+    numerator="参保居民在县域内机构入院人次 Insured residents' admissions in the county",
+    denominator="参保居民全部入院人次（含县外，县外住院来自转诊与医保结算） All insured residents' admissions, out of "
+                "county included (known from referrals and claims)",
     form=RATIO, unit="%", direction=HIGHER, levels=ALL_LEVELS, module="records", attribution=RESIDENCE,
     target=None, target_source=NATIONAL + "（监测，无统一目标值 monitored, no national target）", national=True,
     group=CARE, measure=lambda p: p.encounters_by("residence", "admissions_in_county", "admissions")))
@@ -86,9 +87,9 @@ def _out_of_county_inpatient_share(p: Period):
 
 register(Indicator(
     code="out_of_county_inpatient_share", name="县外住院人次占比", name_en="Out-of-county share of inpatient stays",
-    question="居民住院有多少去了县外？ How many of residents' admissions are outside the county?",
-    numerator="居民在县外入院人次 Residents' admissions out of the county",
-    denominator="居民全部入院人次 All residents' admissions",
+    question="参保居民住院有多少去了县外？ How many of insured residents' admissions are outside the county?",
+    numerator="参保居民在县外入院人次 Insured residents' admissions out of the county",
+    denominator="参保居民全部入院人次 All insured residents' admissions",
     form=RATIO, unit="%", direction=LOWER, levels=ALL_LEVELS, module="records", attribution=RESIDENCE,
     target=None, target_source="见同比变化 see its change on a year earlier", group=CARE,
     measure=_out_of_county_inpatient_share))

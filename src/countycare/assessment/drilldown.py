@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q, QuerySet
 
-from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, PostingKind
+from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, InsuranceScheme, Level, OrganizationType, PostingKind
 from countycare.diagnostics.models import CentreKind, ExamRequest, ExamStatus, RecognitionCheck
 from countycare.records.models import Encounter, EncounterKind, EncounterStatus
 from countycare.referrals.models import Referral, ReferralKind, ReferralStatus
@@ -44,7 +44,7 @@ def _visits(p: Period) -> QuerySet:
 
 
 def _admissions(p: Period) -> QuerySet:
-    return _visits(p).filter(kind=EncounterKind.INPATIENT)
+    return _visits(p).filter(kind=EncounterKind.INPATIENT).exclude(resident__insurance_scheme=InsuranceScheme.NONE)
 
 
 def _discharges(p: Period) -> QuerySet:

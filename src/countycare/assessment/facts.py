@@ -21,7 +21,15 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, PostingKind, Title
+from countycare.core.codes import (
+    BRANCH_TYPES,
+    GRASSROOTS_TYPES,
+    InsuranceScheme,
+    Level,
+    OrganizationType,
+    PostingKind,
+    Title,
+)
 from countycare.diagnostics import queries as diagnostics_queries
 from countycare.diagnostics.models import Centre, CentreKind, ExamRequest, ExamStatus, RecognitionCheck
 from countycare.records.models import Encounter, EncounterKind, EncounterSource, EncounterStatus
@@ -146,9 +154,10 @@ class Period:
     def encounters(self) -> list[dict[str, Any]]:
         """Encounters started in the period (not entered in error), by the resident's home organisation and the
         organisation that gave the care: visits (every kind, an admission counts once), of which in the county,
-        at the grassroots, TCM; admissions, of which in the county."""
+        at the grassroots, TCM; admissions of insured residents (the national indicator's population), of which in
+        the county."""
         in_county = ~Q(organization__level=Level.OUTSIDE)
-        inpatient = Q(kind=EncounterKind.INPATIENT)
+        inpatient = Q(kind=EncounterKind.INPATIENT) & ~Q(resident__insurance_scheme=InsuranceScheme.NONE)
         return list(
             Encounter.objects.filter(community_id=self.community_id, started_at__gte=self.since,
                                      started_at__lt=self.until)

@@ -4,6 +4,7 @@ of the community), and the records behind a number (patient data: scoped to the 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -178,16 +179,23 @@ def headline(community_id: int, period: MaterialisedPeriod) -> list[Shown]:
     return results(community_id, period, level=COUNTY)
 
 
+def unit_id(unit_key: str) -> int | None:
+    """The id after a unit key's colon ("member:12" → 12): ASCII digits within a bigint, else None. (`str.isdigit`
+    also accepts "²" and unbounded lengths, which `int()` or the database then refuse with a 500.)"""
+    _level, _sep, raw = unit_key.partition(":")
+    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
+
+
 def unit_children(community_id: int, unit_key: str) -> tuple[str, list[str]]:
     """The level below a unit and its units' keys: the county's members, a branch's village clinics."""
     if unit_key == COUNTY:
         keys = (IndicatorResult.objects.filter(community_id=community_id, level=MEMBER)
                 .values_list("unit_key", flat=True).distinct())
         return MEMBER, list(keys)
-    level, _sep, raw = unit_key.partition(":")
-    if level != MEMBER or not raw.isdigit():
+    level, _sep, _raw = unit_key.partition(":")
+    if level != MEMBER or unit_id(unit_key) is None:
         return "", []
-    villages = Organization.objects.filter(community_id=community_id, parent_id=int(raw),
+    villages = Organization.objects.filter(community_id=community_id, parent_id=unit_id(unit_key),
                                            org_type="village_clinic").values_list("id", flat=True)
     return VILLAGE, [f"{VILLAGE}:{v}" for v in villages]
 
@@ -228,10 +236,10 @@ def _unit_orgs(community_id: int, unit_key: str) -> list[int] | None:
     """Organisation (or centre) ids a unit's records are attributed to; None for the whole county."""
     if unit_key == COUNTY:
         return None
-    level, _sep, raw = unit_key.partition(":")
-    if not raw.isdigit() or level not in (MEMBER, VILLAGE, CENTRE):
+    level, _sep, _raw = unit_key.partition(":")
+    unit = unit_id(unit_key)
+    if unit is None or level not in (MEMBER, VILLAGE, CENTRE):
         raise InvalidInput("单位参数无效 (unknown unit)", field="unit")
-    unit = int(raw)
     if level == MEMBER:
         return [unit, *Organization.objects.filter(community_id=community_id, parent_id=unit,
                                                    org_type="village_clinic").values_list("id", flat=True)]

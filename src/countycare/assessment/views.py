@@ -59,14 +59,17 @@ def _context(request: HttpRequest) -> dict:
 def _unit_name(request: HttpRequest, unit_key: str) -> str:
     if unit_key == COUNTY:
         return str(_("Whole county"))
+    from countycare.diagnostics.models import Centre
     from countycare.registry.models import Organization
 
-    level, _sep, raw = unit_key.partition(":")
-    org = Organization.objects.filter(community_id=request.user.community_id, pk=int(raw)).first() \
-        if raw.isdigit() and level != CENTRE else None
-    if org is None:
+    level, _sep, _raw = unit_key.partition(":")
+    pk = queries.unit_id(unit_key)
+    model = Centre if level == CENTRE else Organization
+    name = model.objects.filter(community_id=request.user.community_id, pk=pk).values_list("name", flat=True).first() \
+        if pk is not None else None
+    if name is None:
         raise NotFound("未找到该单位 (no such unit)")
-    return org.name
+    return name
 
 
 def _grouped(shown: list[queries.Shown]) -> list[tuple[str, list[queries.Shown]]]:
@@ -159,6 +162,7 @@ def records(request: HttpRequest, code: str) -> HttpResponse:
     if period is None:
         raise NotFound("尚无计算结果 (nothing computed yet)")
     unit_key = request.GET.get("unit") or COUNTY
+    unit_name = _unit_name(request, unit_key)  # before any record is read and audited: an unknown unit shows none
     spec, qs, numerator = queries.records_behind(request.user, code=code, start=period.start, end=period.end,
                                                  unit_key=unit_key)
     related = {"encounter": ("resident", "organization"), "referral": ("resident", "from_organization",
@@ -174,7 +178,7 @@ def records(request: HttpRequest, code: str) -> HttpResponse:
     rows = list(page.object_list)
     queries.audit_shown(request.user, spec, rows, code=code)
     return TemplateResponse(request, "assessment/records.html", {
-        "indicator": definition, "period": period, "unit_key": unit_key, "unit_name": _unit_name(request, unit_key),
+        "indicator": definition, "period": period, "unit_key": unit_key, "unit_name": unit_name,
         "kind": spec.kind, "page": page, "rows": [(row, counted is None or row.pk in counted) for row in rows],
         "has_numerator": counted is not None, "total": page.paginator.count,
         "numerator_total": len(counted) if counted is not None else None})
