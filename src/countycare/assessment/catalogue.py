@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from countycare.core.codes import OrganizationType
-from countycare.referrals.models import ReferralKind, ReferralStatus
+from countycare.referrals.models import CLOSED_STATUSES, ReferralKind, ReferralStatus
 
 from .definitions import (
     CENTRE,
@@ -40,7 +40,6 @@ REFERRAL = "双向转诊 Referrals"
 COST = "费用与中医 Cost and TCM"
 CENTRES = "资源共享中心 Shared centres"
 STAFF = "人员下沉 Doctors posted down"
-CLOSED = (ReferralStatus.COMPLETED, ReferralStatus.REJECTED, ReferralStatus.EXPIRED, ReferralStatus.CANCELLED)
 
 
 def _is(kind: str):
@@ -182,7 +181,7 @@ register(Indicator(
     denominator="本期提出且已结束（完成、拒收、逾期、撤销）的转诊 Requested in the period and closed",
     form=RATIO, unit="%", direction=HIGHER, levels=ALL_LEVELS, module="referrals", group=REFERRAL,
     measure=lambda p: p.referral_counts(where=_status(ReferralStatus.COMPLETED),
-                                        of=lambda f, t, k, s: s in CLOSED)))
+                                        of=lambda f, t, k, s: s in CLOSED_STATUSES)))
 
 # --- cost and TCM ------------------------------------------------------------------------------------------
 

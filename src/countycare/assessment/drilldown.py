@@ -15,7 +15,7 @@ from django.db.models import F, Q, QuerySet
 from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, InsuranceScheme, Level, OrganizationType, PostingKind
 from countycare.diagnostics.models import CentreKind, ExamRequest, ExamStatus, RecognitionCheck
 from countycare.records.models import Encounter, EncounterKind, EncounterStatus
-from countycare.referrals.models import Referral, ReferralKind, ReferralStatus
+from countycare.referrals.models import CLOSED_STATUSES, Referral, ReferralKind, ReferralStatus
 from countycare.registry.models import Posting
 
 from .facts import SENIOR_TITLES, Period
@@ -25,7 +25,6 @@ REFERRAL = "referral"
 EXAM = "exam"
 RECOGNITION = "recognition"
 POSTING = "posting"
-CLOSED = (ReferralStatus.COMPLETED, ReferralStatus.REJECTED, ReferralStatus.EXPIRED, ReferralStatus.CANCELLED)
 OUTSIDE = Q(organization__level=Level.OUTSIDE)
 
 
@@ -89,7 +88,7 @@ SPECS: dict[str, Spec] = {
     "referrals_completed": Spec(REFERRAL, lambda p: _referrals(p, status=ReferralStatus.COMPLETED), FROM),
     "referrals_rejected": Spec(REFERRAL, lambda p: _referrals(p, status=ReferralStatus.REJECTED), FROM),
     "referrals_expired": Spec(REFERRAL, lambda p: _referrals(p, status=ReferralStatus.EXPIRED), FROM),
-    "referral_completion_rate": Spec(REFERRAL, lambda p: _referrals(p, status__in=CLOSED), FROM,
+    "referral_completion_rate": Spec(REFERRAL, lambda p: _referrals(p, status__in=CLOSED_STATUSES), FROM,
                                      Q(status=ReferralStatus.COMPLETED)),
     "exam_turnaround_p50": Spec(EXAM, _reported, "centre_id"),
     "exam_turnaround_p95": Spec(EXAM, _reported, "centre_id"),

@@ -21,6 +21,7 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from countycare.core import percentiles
 from countycare.core.codes import (
     BRANCH_TYPES,
     GRASSROOTS_TYPES,
@@ -50,30 +51,6 @@ class Turnaround:
 
 def _minutes(value: object) -> float | None:
     return None if value is None else round(float(value), 2)
-
-
-CENTRE_PERCENTILES_PG = """
-WITH t AS ({base})
-SELECT grp, COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY m), percentile_cont(0.95) WITHIN GROUP (ORDER BY m),
-       SUM(CASE WHEN m <= target THEN 1 ELSE 0 END)
-FROM t GROUP BY grp
-"""
-# position h = f × (n − 1), value = x[⌊h⌋] + (h − ⌊h⌋) × (x[⌊h⌋ + 1] − x[⌊h⌋]): PostgreSQL's interpolation
-CENTRE_PERCENTILES_WINDOW = """
-WITH t AS ({base}),
-r AS (SELECT grp, m, target, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY m) - 1 AS i,
-             COUNT(*) OVER (PARTITION BY grp) AS n FROM t),
-s AS (SELECT grp, MAX(n) AS n,
-             MAX(CASE WHEN i = CAST(0.5 * (n - 1) AS INTEGER) THEN m END) AS lo50,
-             MAX(CASE WHEN i = MIN(CAST(0.5 * (n - 1) AS INTEGER) + 1, n - 1) THEN m END) AS hi50,
-             MAX(CASE WHEN i = CAST(0.95 * (n - 1) AS INTEGER) THEN m END) AS lo95,
-             MAX(CASE WHEN i = MIN(CAST(0.95 * (n - 1) AS INTEGER) + 1, n - 1) THEN m END) AS hi95,
-             SUM(CASE WHEN m <= target THEN 1 ELSE 0 END) AS within
-      FROM r GROUP BY grp)
-SELECT grp, n, lo50 + (0.5 * (n - 1) - CAST(0.5 * (n - 1) AS INTEGER)) * (hi50 - lo50),
-       lo95 + (0.95 * (n - 1) - CAST(0.95 * (n - 1) AS INTEGER)) * (hi95 - lo95), within
-FROM s
-"""
 
 
 @dataclass(frozen=True)
@@ -251,9 +228,8 @@ class Period:
                 f"FROM {ExamRequest._meta.db_table} e JOIN {Centre._meta.db_table} c ON c.id = e.centre_id "
                 f"WHERE e.community_id = %s AND e.reported_at >= %s AND e.reported_at < %s "
                 f"AND e.acquired_at IS NOT NULL")
-        sql = (CENTRE_PERCENTILES_PG if vendor == "postgresql" else CENTRE_PERCENTILES_WINDOW).format(base=base)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self.community_id, ops.adapt_datetimefield_value(self.since),
+            cursor.execute(percentiles.sql(base, vendor), [self.community_id, ops.adapt_datetimefield_value(self.since),
                                  ops.adapt_datetimefield_value(self.until)])
             found = {row[0]: row[1:] for row in cursor.fetchall()}
         out = {}

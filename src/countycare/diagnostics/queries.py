@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Case, CharField, Count, Min, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from countycare.core import audit
+from countycare.core import audit, percentiles
 from countycare.core.codes import AGGREGATE_ONLY_ROLES, COMMUNITY_WIDE_ROLES, Role
 from countycare.core.errors import InvalidInput, NotFound, PermissionDenied
 from countycare.registry import queries as registry_queries
@@ -222,35 +222,6 @@ MINUTES = {
     # julianday() is a float of days (about 40 µs resolution today): rounded to 6 ms, 30 minutes is 30, not 30.0000002
     "sqlite": "ROUND((julianday(reported_at) - julianday(acquired_at)) * 1440.0, 4)",
 }
-TARGET = "CASE p WHEN 'stat' THEN %s WHEN 'urgent' THEN %s ELSE %s END"
-# PostgreSQL computes the percentiles itself, one row per priority and the ROLLUP's total (p NULL).
-PERCENTILES_PG = """
-WITH t AS ({base})
-SELECT p, COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY m),
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY m), SUM(CASE WHEN m <= {target} THEN 1 ELSE 0 END)
-FROM t GROUP BY ROLLUP(p)
-"""
-# SQLite has no percentile_cont: the same definition with window functions. Sorted within each group (each
-# priority, and all of them as group NULL), position h = f × (n − 1), value = x[⌊h⌋] + (h − ⌊h⌋) ×
-# (x[⌊h⌋ + 1] − x[⌊h⌋]) — PostgreSQL's own interpolation, so both answer the same.
-PERCENTILES_WINDOW = """
-WITH t AS ({base}),
-g AS (SELECT p AS grp, p, m FROM t UNION ALL SELECT NULL AS grp, p, m FROM t),
-r AS (SELECT grp, p, m, ROW_NUMBER() OVER (PARTITION BY grp ORDER BY m) - 1 AS i,
-             COUNT(*) OVER (PARTITION BY grp) AS n FROM g),
-s AS (SELECT grp, MAX(n) AS n,
-             MAX(CASE WHEN i = CAST(0.5 * (n - 1) AS INTEGER) THEN m END) AS lo50,
-             MAX(CASE WHEN i = MIN(CAST(0.5 * (n - 1) AS INTEGER) + 1, n - 1) THEN m END) AS hi50,
-             MAX(CASE WHEN i = CAST(0.95 * (n - 1) AS INTEGER) THEN m END) AS lo95,
-             MAX(CASE WHEN i = MIN(CAST(0.95 * (n - 1) AS INTEGER) + 1, n - 1) THEN m END) AS hi95,
-             SUM(CASE WHEN m <= {target} THEN 1 ELSE 0 END) AS within
-      FROM r GROUP BY grp)
-SELECT grp, n,
-       lo50 + (0.5 * (n - 1) - CAST(0.5 * (n - 1) AS INTEGER)) * (hi50 - lo50),
-       lo95 + (0.95 * (n - 1) - CAST(0.95 * (n - 1) AS INTEGER)) * (hi95 - lo95),
-       within
-FROM s
-"""
 PRIORITIES = (Priority.ROUTINE, Priority.URGENT, Priority.STAT)
 
 
@@ -270,14 +241,14 @@ def turnaround(centre: Centre, *, since: dt.datetime, until: dt.datetime, now: d
     ops = connection.ops
     table = ops.quote_name(ExamRequest._meta.db_table)
     vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
-    base = (f"SELECT {EFFECTIVE_PRIORITY.format(rank=ops.quote_name('rank'))} AS p, {MINUTES[vendor]} AS m "
-            f"FROM {table} WHERE centre_id = %s AND reported_at >= %s AND reported_at < %s "
+    grp = EFFECTIVE_PRIORITY.format(rank=ops.quote_name("rank"))
+    base = (f"SELECT {grp} AS grp, {MINUTES[vendor]} AS m, CASE {grp} WHEN 'stat' THEN %s WHEN 'urgent' THEN %s "
+            f"ELSE %s END AS target FROM {table} WHERE centre_id = %s AND reported_at >= %s AND reported_at < %s "
             f"AND acquired_at IS NOT NULL")
-    params = [centre.pk, ops.adapt_datetimefield_value(since), ops.adapt_datetimefield_value(until)]
-    targets = [centre.target_stat_minutes, centre.target_urgent_minutes, centre.target_routine_minutes]
-    sql = (PERCENTILES_PG if vendor == "postgresql" else PERCENTILES_WINDOW).format(base=base, target=TARGET)
+    params = [centre.target_stat_minutes, centre.target_urgent_minutes, centre.target_routine_minutes, centre.pk,
+              ops.adapt_datetimefield_value(since), ops.adapt_datetimefield_value(until)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *targets])
+        cursor.execute(percentiles.sql(base, vendor, overall=True), params)
         measured = {row[0]: row[1:] for row in cursor.fetchall()}
     waiting = _waiting(centre, now)
     rows = []

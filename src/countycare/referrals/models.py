@@ -153,6 +153,7 @@ class ReferralStatus(models.TextChoices):
 
 
 OPEN_STATUSES = (ReferralStatus.REQUESTED, ReferralStatus.ACCEPTED, ReferralStatus.ARRIVED)
+CLOSED_STATUSES = (ReferralStatus.COMPLETED, ReferralStatus.REJECTED, ReferralStatus.EXPIRED, ReferralStatus.CANCELLED)
 
 
 class Referral(models.Model):
