@@ -186,11 +186,13 @@ def unit_id(unit_key: str) -> int | None:
     return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
 
 
-def unit_children(community_id: int, unit_key: str) -> tuple[str, list[str]]:
-    """The level below a unit and its units' keys: the county's members, a branch's village clinics."""
+def unit_children(community_id: int, unit_key: str, period: MaterialisedPeriod) -> tuple[str, list[str]]:
+    """The level below a unit and its units' keys: the county's members with results in the period, a branch's
+    village clinics."""
     if unit_key == COUNTY:
-        keys = (IndicatorResult.objects.filter(community_id=community_id, level=MEMBER)
-                .values_list("unit_key", flat=True).distinct())
+        keys = (IndicatorResult.objects.filter(community_id=community_id, period_start=period.start,
+                                               period_end=period.end, level=MEMBER)
+                .order_by().values_list("unit_key", flat=True).distinct())
         return MEMBER, list(keys)
     level, _sep, _raw = unit_key.partition(":")
     if level != MEMBER or unit_id(unit_key) is None:

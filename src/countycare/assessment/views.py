@@ -90,7 +90,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if period is not None:
         community_id = request.user.community_id
         shown = queries.results(community_id, period, unit_keys=[unit_key])
-        child_level, child_keys = queries.unit_children(community_id, unit_key)
+        child_level, child_keys = queries.unit_children(community_id, unit_key, period)
         children = queries.results(community_id, period, unit_keys=child_keys) if child_keys else []
         columns = [i for i in all_indicators() if child_level in i.levels][:8]
         table: OrderedDict[str, dict] = OrderedDict()
@@ -142,7 +142,7 @@ def indicator(request: HttpRequest, code: str) -> HttpResponse:
                    target=services.targets(community_id)[code], levels=[LEVEL_NAMES[lv] for lv in definition.levels])
     if period is not None:
         current = queries.results(community_id, period, unit_keys=[unit_key], codes=[code])
-        child_level, child_keys = queries.unit_children(community_id, unit_key)
+        child_level, child_keys = queries.unit_children(community_id, unit_key, period)
         rows = queries.results(community_id, period, unit_keys=child_keys, codes=[code]) if child_keys else []
         if definition.levels == (CENTRE,) or (unit_key == COUNTY and CENTRE in definition.levels):
             rows = queries.results(community_id, period, level=CENTRE, codes=[code])
