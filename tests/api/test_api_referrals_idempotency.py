@@ -56,3 +56,20 @@ def test_a_refused_referral_stores_no_answer_so_a_corrected_retry_goes_through(c
     bad = {**body(county), "diagnoses": [{"code": "NOPE1"}]}
     assert api.post("/api/referrals", bad, headers={"Idempotency-Key": "k-1"}).status_code == 422
     assert api.post("/api/referrals", body(county), headers={"Idempotency-Key": "k-2"}).status_code == 201
+
+
+def test_a_copy_that_loses_the_race_for_its_key_is_409_and_leaves_nothing(county, api_as, monkeypatch):
+    """Two copies of one request at once: both look the key up before either commits, the second to store its
+    answer is refused whole (the stored answer has no savepoint of its own: its failure fails the write)."""
+    from countycare.api import idempotency
+    from countycare.core import audit
+    from countycare.core.models import AuditEvent
+
+    api = api_as("village_doctor")
+    assert api.post("/api/referrals", body(county), headers={"Idempotency-Key": "village-46"}).status_code == 201
+    events = AuditEvent.objects.count()
+    monkeypatch.setattr(idempotency, "lookup", lambda *args: None)  # looked before the first copy committed
+    second = api.post("/api/referrals", body(county), headers={"Idempotency-Key": "village-46"})
+    assert second.status_code == 409 and second.json()["code"] == "conflict"
+    assert Referral.objects.count() == 1 and AuditEvent.objects.count() == events
+    assert audit.verify_chain().ok

@@ -18,10 +18,11 @@ from countycare.referrals.models import Referral
 from countycare.registry.models import Department
 
 # Statements of one request, token check to commit. PostgreSQL: create = token, idempotency lookup, resident,
-# receiver, covered organisations, ICD-10, policy, BEGIN, referral, care access, event, (savepoint, stored
-# answer, release), audit, COMMIT; accept = token, referral, covered organisations, slot, BEGIN, status, event,
-# place, booking, link, audit, COMMIT. SQLite reads the chain head in a statement of its own.
-CREATE_BUDGET = 16
+# receiver, covered organisations, ICD-10, policy, BEGIN, referral, care access, event, stored answer (no
+# savepoint: a duplicate key fails the whole write), audit, COMMIT; accept = token, referral, covered
+# organisations, slot, BEGIN, status, event, place, booking, link, audit, COMMIT. SQLite reads the chain head in
+# a statement of its own.
+CREATE_BUDGET = 14
 ACCEPT_BUDGET = 12
 
 
