@@ -2,6 +2,8 @@
 
 COUNTYCARE_DATA_DIR       where the SQLite file, the generated secret key and uploads live (default ./var)
 COUNTYCARE_DATABASE_URL   e.g. postgresql://postgres@127.0.0.1:5432/countycare (default: SQLite in the data dir)
+COUNTYCARE_PREPARED_STATEMENTS  "0" to turn off PostgreSQL's server-side parameters and prepared statements
+                          (default on; off behind a connection pooler that cannot keep prepared statements)
 COUNTYCARE_SECRET_KEY     the Django secret key (default: generated once into the data dir)
 COUNTYCARE_DEBUG          "1" for debug pages (default off)
 COUNTYCARE_ALLOWED_HOSTS  comma-separated host names (default: localhost names)
@@ -138,6 +140,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+        "COUNTYCARE_PREPARED_STATEMENTS", True):
+    # Parameters bound by the server and statements prepared after their 5th run on a connection: PostgreSQL
+    # then skips parsing and planning the hot statements (about half its CPU per referral create and accept,
+    # docs/api.md "Speed"). Off ("0") behind a pooler that cannot keep prepared statements (PgBouncer in
+    # transaction mode before 1.21). Raw SQL must then type its parameters where PostgreSQL cannot infer them.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

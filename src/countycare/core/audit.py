@@ -116,8 +116,9 @@ RETURNING id, prev_hash, hash"""
 
 
 def _append_postgresql(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Lock the chain and insert the events after its head in one round trip (two statements in one query
-    string when the driver binds parameters client-side, Django's default; else two round trips)."""
+    """Lock the chain and insert the events after its head: two statements in one query string, one round trip,
+    when the driver binds parameters client-side (COUNTYCARE_PREPARED_STATEMENTS=0); with server-side binding,
+    the default on PostgreSQL, two round trips (one statement per query string), both prepared."""
     append = _APPEND.format(columns=", ".join(COLUMNS), rows=", ".join([_ROW] * len(events)),
                             selected=", ".join(f"new.{c}" for c in COLUMNS))
     params: list[Any] = []
