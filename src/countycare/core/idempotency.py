@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from .compiled import CompiledLookup
 from .errors import Conflict, InvalidInput
 from .models import IdempotencyRecord
 
@@ -32,12 +33,19 @@ def _request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
+# compiled once (core.compiled): every create that carries a key looks it up first
+_RECORD = CompiledLookup(
+    lambda user_id, key: IdempotencyRecord.objects.filter(user_id=user_id, key=key).order_by()[:1],  # unique
+    IdempotencyRecord._meta.get_field("user_id"), IdempotencyRecord._meta.get_field("key"),
+)
+
+
 def lookup(user_id: int, key: str | None, method: str, path: str, body: bytes) -> StoredResponse | None:
     if not key:
         return None
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidInput("Idempotency-Key 过长 (at most 200 characters)")
-    record = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
+    record = _RECORD.get(user_id, key)
     if record is None:
         return None
     if record.request_hash != _request_hash(method, path, body):

@@ -15,13 +15,14 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from countycare.api import CreatedOnce, error_responses, idempotency_key_header, user_of
+from countycare.core.compiled import CompiledLookup
 from countycare.core.errors import InvalidInput, NotFound
 from countycare.records import queries as records_queries
 from countycare.registry import queries as registry_queries
 from countycare.registry.models import Department, Organization, Practitioner, Resident
 
 from . import queries, services, workflow
-from .models import Referral, ReferralKind, ReferralStatus, SlotKind
+from .models import ReferralKind, ReferralStatus, SlotKind
 from .schemas import (
     BookingIn,
     BookingOut,
@@ -40,6 +41,18 @@ ReferralKey = idempotency_key_header(
 )
 Action = StrEnum("Action", {t.action.upper(): t.action for t in workflow.TRANSITIONS
                             if t.side != workflow.Side.SYSTEM})
+
+
+# The lookups of every create, their SQL compiled once (core.compiled)
+_RESIDENT = CompiledLookup(
+    lambda community_id, resident_uuid: Resident.objects.filter(community_id=community_id, uuid=resident_uuid,
+                                                                merged_into__isnull=True).order_by()[:1],
+    Resident._meta.get_field("community"), Resident._meta.get_field("uuid"),
+)
+_ORGANIZATION = CompiledLookup(
+    lambda community_id, org_uuid: Organization.objects.filter(community_id=community_id, uuid=org_uuid).order_by()[:1],
+    Organization._meta.get_field("community"), Organization._meta.get_field("uuid"),
+)
 
 
 # --- referrals ---------------------------------------------------------------------------------------------
@@ -71,8 +84,7 @@ def create_referral(request: HttpRequest, payload: ReferralIn, idempotency_key: 
 def _referral_data(user: Any, payload: ReferralIn) -> tuple[Any, dict[str, Any]]:
     """The service's arguments, with the uuids resolved inside the user's community (422 naming the field)."""
     # unscoped here: the service checks the scope, and answers an unknown and an out-of-scope resident alike
-    resident = queries.unique(Resident.objects.filter(community_id=user.community_id, uuid=payload.resident,
-                                                      merged_into__isnull=True))
+    resident = _RESIDENT.get(user.community_id, payload.resident)
     if resident is None:
         raise services.resident_not_found()
     receiver = _organization(user, payload.to_organization, "to_organization")
@@ -105,7 +117,7 @@ def _referral_data(user: Any, payload: ReferralIn) -> tuple[Any, dict[str, Any]]
 
 
 def _organization(user: Any, org_uuid: uuid.UUID, field: str) -> Organization:
-    found = queries.unique(Organization.objects.filter(community_id=user.community_id, uuid=org_uuid))
+    found = _ORGANIZATION.get(user.community_id, org_uuid)
     if found is None:
         raise InvalidInput("机构不存在 (no such organisation in your community)", field=field)
     return found
@@ -196,8 +208,7 @@ def act_on_referral(request: HttpRequest, referral_uuid: uuid.UUID, action: Acti
     403 wrong side; 404 not visible; 409 stale version, a status the action does not start from, or a full
     slot — nothing changes; 422 reason missing for reject/cancel, a slot elsewhere."""
     user = user_of(request)
-    found = Referral.objects.filter(uuid=referral_uuid, community_id=user.community_id)
-    referral = queries.detail(found)
+    referral = queries.detail_by_uuid(referral_uuid, user.community_id)
     if referral is None or not queries.may_see(user, referral):
         raise NotFound("未找到该转诊，或不在您的管辖范围内 (referral not found or outside your scope)")
     slot = queries.get_slot(user, payload.slot, related=False) if payload.slot is not None else None
