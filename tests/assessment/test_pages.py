@@ -116,7 +116,7 @@ def test_the_indicator_page_shows_its_definition_and_number(county, march, as_ro
     definition = text_of(body.split('data-testid="definition"')[1].split("</dl>")[0])
     for part in (indicator.question, indicator.numerator, indicator.denominator, indicator.target_source):
         assert part in definition
-    assert "目标 0.9 " in definition  # the policy's target, a ratio
+    assert "目标 90.0% " in definition  # the policy's target (a ratio of 0.90), shown as the value is
     assert kpis(body)["county_visit_rate"] == "77.8%"
     breakdown = body.split('data-testid="indicator-breakdown"')[1].split("</section>")[0]
     assert f"unit=member:{county.orgs['east'].pk}" in breakdown  # drills down to the members

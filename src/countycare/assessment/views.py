@@ -138,8 +138,10 @@ def indicator(request: HttpRequest, code: str) -> HttpResponse:
     period = context["period"]
     unit_key = request.GET.get("unit") or COUNTY
     community_id = request.user.community_id
-    context.update(indicator=definition, unit_key=unit_key, unit_name=_unit_name(request, unit_key),
-                   target=services.targets(community_id)[code], levels=[LEVEL_NAMES[lv] for lv in definition.levels])
+    target = services.targets(community_id)[code]
+    context.update(indicator=definition, unit_key=unit_key, unit_name=_unit_name(request, unit_key), target=target,
+                   target_display=queries.format_value(definition, target[0]) if target[0] is not None else "",
+                   levels=[LEVEL_NAMES[lv] for lv in definition.levels])
     if period is not None:
         current = queries.results(community_id, period, unit_keys=[unit_key], codes=[code])
         child_level, child_keys = queries.unit_children(community_id, unit_key, period)
