@@ -53,6 +53,11 @@ class Shown:
     computed_at: dt.datetime | None
 
     @property
+    def has_fraction(self) -> bool:
+        """Whether numerator and denominator mean what the definition says (not for counts, changes, percentiles)."""
+        return self.indicator.form in ("ratio", "per_10k", "mean")
+
+    @property
     def display(self) -> str:
         return format_value(self.indicator, self.value)
 
