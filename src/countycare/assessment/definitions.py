@@ -39,6 +39,8 @@ HIGHER = "higher"
 LOWER = "lower"
 NEUTRAL = "neutral"
 
+UNIT_EN = {"人次": "", "次": "", "个": "", "元": "yuan", "分钟": "min", "每万人": "per 10,000", "百分点": "points"}
+
 RESIDENCE = "residence"
 PROVIDER = "provider"
 
@@ -70,8 +72,8 @@ class Indicator:
     measure: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
-    def percent(self) -> bool:
-        return self.form in (RATIO,)
+    def unit_en(self) -> str:
+        return UNIT_EN.get(self.unit, self.unit)
 
 
 @dataclass(frozen=True)
