@@ -50,8 +50,8 @@ def test_inside_a_transaction_the_append_opens_no_savepoint(db):
     sql = [q["sql"].upper() for q in captured.captured_queries]
     assert not any("SAVEPOINT" in s for s in sql), sql
     if connection.vendor == "postgresql":
-        # the lock and the INSERT (the test's transaction: no COMMIT): one round trip, or two statements when the
-        # server binds the parameters (prepared statements: one statement per query string)
+        # the lock and the INSERT (the test's transaction: no COMMIT) in one round trip: one query string, or two
+        # statements sent together (pipeline) when the server binds the parameters (one statement per string)
         server_binding = connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
         assert len(sql) == (2 if server_binding else 1), sql
     assert audit.verify_chain().ok

@@ -116,9 +116,9 @@ RETURNING id, prev_hash, hash"""
 
 
 def _append_postgresql(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Lock the chain and insert the events after its head: two statements in one query string, one round trip,
+    """Lock the chain and insert the events after its head in one round trip: two statements in one query string
     when the driver binds parameters client-side (COUNTYCARE_PREPARED_STATEMENTS=0); with server-side binding,
-    the default on PostgreSQL, two round trips (one statement per query string), both prepared."""
+    the default on PostgreSQL, two prepared statements sent together in pipeline mode."""
     append = _APPEND.format(columns=", ".join(COLUMNS), rows=", ".join([_ROW] * len(events)),
                             selected=", ".join(f"new.{c}" for c in COLUMNS))
     params: list[Any] = []
@@ -130,8 +130,12 @@ def _append_postgresql(events: list[AuditEvent]) -> list[AuditEvent]:
     lock = "SELECT pg_advisory_xact_lock(%s)"
     with connection.cursor() as cursor:
         if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
-            cursor.execute(lock, [ADVISORY_LOCK_KEY])
-            cursor.execute(append, params)
+            # one query string holds one statement: the two go out together in pipeline mode and PostgreSQL runs
+            # them in order (the INSERT's snapshot still follows the lock), so the lock is not held across a
+            # second round trip — which in a busy threaded worker is also a wait for the GIL
+            with connection.cursor() as locking, connection.wrap_database_errors, connection.connection.pipeline():
+                locking.execute(lock, [ADVISORY_LOCK_KEY])
+                cursor.execute(append, params)
         else:
             cursor.execute(f"{lock};{append}", [ADVISORY_LOCK_KEY, *params])
             cursor.nextset()
