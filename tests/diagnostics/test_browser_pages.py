@@ -91,7 +91,7 @@ def test_every_diagnostics_page_in_chromium(live_dx, live_server, page, shots, o
         {"code": "2160-0", "display": "肌酐 Cr", "value": Decimal("88"), "unit": "umol/L",
          "reference_low": Decimal("57"), "reference_high": Decimal("111")},
     ], verifier=dx.practitioners["centre_reader"])
-    from tests.diagnostics.test_pages import tiny_png
+    from tests.diagnostics.test_diagnostics_pages import tiny_png
 
     biopsy = requested(dx, exam="BIOPSY")
     services.attach_specimen(user=dx.users["village_doctor"], request=biopsy, specimen_type="胃黏膜活检组织",
