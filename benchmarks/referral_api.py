@@ -45,7 +45,12 @@ The audit chain's lock is not what limits these rates (a run with the lock remov
 against 55 ops/s at load 7-9), but it caps audited writes at one per commit latency: the lock is held through
 the commit's fdatasync (insert + commit measured at p50 4 ms, p95 10 ms under this load: about 250 writes/s).
 Prepared statements (Django's `server_side_binding` with psycopg's `prepare_threshold`) cut PostgreSQL's CPU
-per pair from about 9 to 4 ms in a trial (settings, not made here).
+per pair from about 9 to 4 ms in a trial.
+
+Since 2026-12-07 prepared statements are on, the per-request lookups run SQL compiled once (core.compiled) and
+the audit append is one round trip again: 167-183 ops/s with 200 offered (before: 105-134, run back to back),
+191-259 ops/s closed loop (before: 110-132) with p95 120-170 ms; still short of the target. Figures, load averages and what
+limits it now: docs/api.md, "Speed".
 """
 
 from __future__ import annotations
