@@ -49,8 +49,8 @@ per pair from about 9 to 4 ms in a trial.
 
 Since 2026-12-07 prepared statements are on, the per-request lookups run SQL compiled once (core.compiled) and
 the audit append is one round trip again: 167-183 ops/s with 200 offered (before: 105-134, run back to back),
-191-259 ops/s closed loop (before: 110-132) with p95 120-170 ms; still short of the target. Figures, load averages and what
-limits it now: docs/api.md, "Speed".
+191-259 ops/s closed loop (before: 110-132) with p95 120-170 ms; still short of the target. Figures, load
+averages and what limits it now: docs/api.md, "Speed".
 """
 
 from __future__ import annotations
