@@ -23,7 +23,7 @@ from countycare.core.errors import NotFound
 from countycare.web.access import STAFF_ROLES, domain_errors, roles_required
 
 from . import export, queries, services
-from .definitions import CENTRE, COUNTY, LEVEL_NAMES, MEMBER, PENDING, get
+from .definitions import CENTRE, COUNTY, LEVEL_NAMES, MEMBER, PENDING, Indicator, get
 from .engine import all_indicators
 from .models import PeriodKind
 
@@ -70,6 +70,20 @@ def _unit_name(request: HttpRequest, unit_key: str) -> str:
     if name is None:
         raise NotFound("未找到该单位 (no such unit)")
     return name
+
+
+def _definition(code: str) -> Indicator:
+    definition = get(code)
+    if definition is None:
+        raise NotFound("未找到该指标 (no such indicator)")
+    return definition
+
+
+def _computed_period(request: HttpRequest) -> queries.MaterialisedPeriod:
+    period = queries.parse_period(request.user.community_id, request.GET.get("period"))
+    if period is None:
+        raise NotFound("尚无计算结果 (nothing computed yet)")
+    return period
 
 
 def _grouped(shown: list[queries.Shown]) -> list[tuple[str, list[queries.Shown]]]:
@@ -131,9 +145,7 @@ def _number(value, percent: bool):
 @roles_required(STAFF_ROLES)
 @domain_errors
 def indicator(request: HttpRequest, code: str) -> HttpResponse:
-    definition = get(code)
-    if definition is None:
-        raise NotFound("未找到该指标 (no such indicator)")
+    definition = _definition(code)
     context = _context(request)
     period = context["period"]
     unit_key = request.GET.get("unit") or COUNTY
@@ -157,12 +169,8 @@ def indicator(request: HttpRequest, code: str) -> HttpResponse:
 @roles_required(STAFF_ROLES)
 @domain_errors
 def records(request: HttpRequest, code: str) -> HttpResponse:
-    definition = get(code)
-    if definition is None:
-        raise NotFound("未找到该指标 (no such indicator)")
-    period = queries.parse_period(request.user.community_id, request.GET.get("period"))
-    if period is None:
-        raise NotFound("尚无计算结果 (nothing computed yet)")
+    definition = _definition(code)
+    period = _computed_period(request)
     unit_key = request.GET.get("unit") or COUNTY
     unit_name = _unit_name(request, unit_key)  # before any record is read and audited: an unknown unit shows none
     spec, qs, numerator = queries.records_behind(request.user, code=code, start=period.start, end=period.end,
@@ -190,9 +198,7 @@ def records(request: HttpRequest, code: str) -> HttpResponse:
 @domain_errors
 def report(request: HttpRequest) -> HttpResponse:
     context = _context(request)
-    period = context["period"]
-    if period is None:
-        raise NotFound("尚无计算结果 (nothing computed yet)")
+    period = _computed_period(request)
     community_id = request.user.community_id
     shown = queries.results(community_id, period)
     context.update(county=_grouped([s for s in shown if s.level == COUNTY]),
@@ -213,9 +219,7 @@ def _by_unit(shown: list[queries.Shown]) -> list[tuple[str, list[queries.Shown]]
 @roles_required(STAFF_ROLES)
 @domain_errors
 def export_xlsx(request: HttpRequest) -> HttpResponse:
-    period = queries.parse_period(request.user.community_id, request.GET.get("period"))
-    if period is None:
-        raise NotFound("尚无计算结果 (nothing computed yet)")
+    period = _computed_period(request)
     body = export.workbook(request.user.community, period)
     response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="assessment-{period.key}.xlsx"'
