@@ -124,14 +124,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def trend_data(request: HttpRequest) -> JsonResponse:
     unit_key = request.GET.get("unit") or COUNTY
     codes = [c for c in request.GET.getlist("code") if get(c)] or list(TREND_CODES)
+    targets = services.targets(request.user.community_id)
     series = []
     for code in codes:
         indicator = get(code)
         points = queries.trend(request.user.community_id, code, unit_key)
-        percent = indicator.form in ("ratio", "growth")
+        percent = indicator.percent
         series.append({"code": code, "name": indicator.name, "name_en": indicator.name_en, "unit": indicator.unit,
-                       "percent": percent,
-                       "target": _number(services.targets(request.user.community_id)[code][0], percent),
+                       "percent": percent, "target": _number(targets[code][0], percent),
                        "months": [m for m, _v in points], "values": [_number(v, percent) for _m, v in points]})
     return JsonResponse({"unit": unit_key, "series": series})
 
@@ -181,17 +181,20 @@ def records(request: HttpRequest, code: str) -> HttpResponse:
                "recognition": ("resident", "organization", "exam_type"),
                "posting": ("practitioner", "organization")}[spec.kind]
     qs = qs.select_related(*related)
-    counted = set(qs.filter(numerator).values_list("pk", flat=True)) if numerator is not None else None
     order = {"encounter": "-started_at", "referral": "-requested_at", "exam": "-reported_at",
              "recognition": "-at", "posting": "organization__name"}[spec.kind]
     page = Paginator(qs.order_by(order, "pk"), RECORDS_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     queries.audit_shown(request.user, spec, rows, code=code)
+    # which of this page's rows the numerator counts, and how many it counts in all (a count, not every id: a
+    # year of the county's visits is millions of rows)
+    counted = (set(qs.filter(numerator, pk__in=[row.pk for row in rows]).values_list("pk", flat=True))
+               if numerator is not None else None)
     return TemplateResponse(request, "assessment/records.html", {
         "indicator": definition, "period": period, "unit_key": unit_key, "unit_name": unit_name,
         "kind": spec.kind, "page": page, "rows": [(row, counted is None or row.pk in counted) for row in rows],
         "has_numerator": counted is not None, "total": page.paginator.count,
-        "numerator_total": len(counted) if counted is not None else None})
+        "numerator_total": qs.filter(numerator).count() if numerator is not None else None})
 
 
 @roles_required(STAFF_ROLES)
