@@ -72,6 +72,11 @@ class Indicator:
     measure: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
+    def percent(self) -> bool:
+        """Shown as a percentage (a ratio or a growth, stored as a fraction)."""
+        return self.form in (RATIO, GROWTH)
+
+    @property
     def unit_en(self) -> str:
         return UNIT_EN.get(self.unit, self.unit)
 

@@ -24,7 +24,7 @@ STATUS_TEXT = {queries.GOOD: "达标 met", queries.NEAR: "接近 near", queries.
 
 
 def number_format(indicator: Indicator) -> str:
-    if indicator.form in ("ratio", "growth"):
+    if indicator.percent:
         return "0.0%"
     if indicator.form == "count":
         return "#,##0"

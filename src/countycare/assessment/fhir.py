@@ -123,8 +123,6 @@ FORMULA = {
     GROWTH: "本期值 ÷ 去年同期值 − 1，以百分比表示 (this period's value ÷ a year earlier's − 1, as a percentage)",
     DIRECT: "观测值的分位数，见说明 (a percentile of the observations; see the description)",
 }
-# Forms whose value is stored as a fraction and shown (and published) as a percentage.
-PERCENT_FORMS = frozenset({RATIO, GROWTH})
 # The unit as shown → the coded unit of measureScore and the target (UCUM, or ISO 4217 for yuan). Percentage
 # points have no UCUM unit of their own (% would read as a relative change): unit text only.
 UNIT_CODES: dict[str, tuple[str, str]] = {
@@ -170,7 +168,7 @@ def _folded(text: str) -> str:
 
 def scaled(indicator: Indicator, value: Decimal) -> Decimal:
     """A stored value (or target) in the unit published: fractions of the percentage forms × 100."""
-    return value * 100 if indicator.form in PERCENT_FORMS else value
+    return value * 100 if indicator.percent else value
 
 
 def number(value: Decimal) -> int | float:

@@ -69,7 +69,7 @@ class Shown:
 def format_value(indicator: Indicator, value: Decimal | None) -> str:
     if value is None:
         return "—"
-    if indicator.form == "ratio" or indicator.form == "growth":
+    if indicator.percent:
         return f"{value * 100:.1f}%"
     if indicator.form == "change_points":
         return f"{value:+.2f}"
@@ -85,7 +85,7 @@ def status_of(indicator: Indicator, value: Decimal | None, target: Decimal | Non
     gap = (target - value) if indicator.direction != LOWER else (value - target)
     if gap <= 0:
         return GOOD
-    near = NEAR_POINTS if indicator.form in ("ratio", "growth") else abs(target) * NEAR_SHARE
+    near = NEAR_POINTS if indicator.percent else abs(target) * NEAR_SHARE
     if indicator.form == "change_points":
         near = Decimal("0.5")
     return NEAR if gap <= near else BAD
