@@ -204,6 +204,7 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
 class Results:
     create: list[float] = field(default_factory=list)
     accept: list[float] = field(default_factory=list)
+    finished: list[tuple[float, float]] = field(default_factory=list)  # (when it finished, latency) for --timeline
     errors: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -211,6 +212,7 @@ class Results:
         with self.lock:
             if status == expected:
                 getattr(self, kind).append(seconds)
+                self.finished.append((time.perf_counter(), seconds))
             else:
                 key = f"{kind} {status}"
                 self.errors[key] = self.errors.get(key, 0) + 1
@@ -222,7 +224,8 @@ def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: f
     receiver = cast.receivers[index % len(cast.receivers)]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     interval = args.clients / args.rate if args.rate else 0.0
-    next_at = start + index * interval / args.clients
+    # paced clients send from the start of the warm-up at the offered rate: only answers after `start` count
+    next_at = start - args.warm_up + index * interval / args.clients
     n = 0
 
     def call(method: str, path: str, body: dict, bearer: str, extra: dict | None = None) -> tuple[int, bytes]:
@@ -275,6 +278,7 @@ def main() -> None:
                         help="clinic sessions accepts book (two per lead-hospital specialist: few sessions make the "
                              "accepts queue on their rows)")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--timeline", action="store_true", help="print throughput and latency second by second")
     parser.add_argument("--population", type=int, default=20_000)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/cc_refbench")
     parser.add_argument("--regenerate", action="store_true", help="drop and generate the county again")
@@ -318,6 +322,12 @@ def main() -> None:
     print(f"{'all':<10}{len(both):>8}{percentile(both, 0.5):>9.1f}{percentile(both, 0.95):>9.1f}"
           f"{max(both, default=float('nan')):>9.1f}")
     print(f"errors: {results.errors or 'none'}")
+    if args.timeline:
+        print("second  ops  p50 ms  p95 ms  max ms")
+        for second in range(int(args.seconds)):
+            window = [lat * 1000 for at, lat in results.finished if start + second <= at < start + second + 1]
+            print(f"{second:>6}{len(window):>5}{percentile(window, 0.5):>8.1f}{percentile(window, 0.95):>8.1f}"
+                  f"{max(window, default=float('nan')):>8.1f}")
     print(f"SQL statements (in-process, one of each): create {create_statements}, accept {accept_statements}")
     print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(*load_before,
                                                                                        *os.getloadavg()))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from countycare.core import nationalid
+from countycare.core import nationalid, refcache
 from countycare.core.codes import KeyPopulation, Level, OrganizationType, PostingKind, Role, Sex, Title
 from countycare.core.pinyin import full, initials
 
@@ -147,6 +147,14 @@ def fast_password_hashing(settings, request):
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
     if "argon2" not in request.node.name:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_reference_caches():
+    """Each test's rows are rolled back after it: what a process cache kept from them must go with them."""
+    refcache.clear_all()
+    yield
+    refcache.clear_all()
 
 
 def _audit_triggers(direction: str) -> None:

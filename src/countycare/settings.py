@@ -4,6 +4,9 @@ COUNTYCARE_DATA_DIR       where the SQLite file, the generated secret key and up
 COUNTYCARE_DATABASE_URL   e.g. postgresql://postgres@127.0.0.1:5432/countycare (default: SQLite in the data dir)
 COUNTYCARE_PREPARED_STATEMENTS  "0" to turn off PostgreSQL's server-side parameters and prepared statements
                           (default on; off behind a connection pooler that cannot keep prepared statements)
+COUNTYCARE_REFERENCE_CACHE_SECONDS  how long each process keeps policy numbers and ICD-10 names it read (default 30;
+                          0: read them on every use). A change saved in admin applies at once in the process
+                          that saved it, within this time in the others (countycare.core.refcache)
 COUNTYCARE_SECRET_KEY     the Django secret key (default: generated once into the data dir)
 COUNTYCARE_DEBUG          "1" for debug pages (default off)
 COUNTYCARE_ALLOWED_HOSTS  comma-separated host names (default: localhost names)
@@ -148,6 +151,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
     # transaction mode before 1.21). Raw SQL must then type its parameters where PostgreSQL cannot infer them.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+COUNTYCARE_REFERENCE_CACHE_SECONDS = float(os.environ.get("COUNTYCARE_REFERENCE_CACHE_SECONDS", "30"))
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

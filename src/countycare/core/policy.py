@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from django.core.signals import request_finished, request_started
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
+
+from .refcache import ProcessCache
 
 
 @dataclass(frozen=True)
@@ -81,15 +80,10 @@ def get(key: str, community_id: int | None = None) -> Decimal:
 
 
 def get_many(community_id: int | None, *keys: str) -> dict[str, Decimal]:
-    """`get` for several keys. One query for a community's numbers; within a web or API request they are read
-    once per community and kept to the request's end (an admin's edit applies from the next request, or at
-    once in the request that saves it)."""
-    cache = _request_cache.get()
-    rows = cache.get(community_id) if cache is not None else None
-    if rows is None:
-        rows = _rows(community_id, None if cache is not None else keys)
-        if cache is not None:
-            cache[community_id] = rows
+    """`get` for several keys. A community's numbers (its rows and the default rows) are read in one query and
+    kept in the process for a short time (`refcache`): an admin's edit applies at once in the process that saved
+    it and within COUNTYCARE_REFERENCE_CACHE_SECONDS in the others."""
+    rows = _cache.get(community_id, lambda: _rows(community_id))
     numbers = {}
     for key in keys:
         found = rows.get(key, {})
@@ -97,43 +91,22 @@ def get_many(community_id: int | None, *keys: str) -> dict[str, Decimal]:
     return numbers
 
 
-def _rows(community_id: int | None, keys: tuple[str, ...] | None) -> dict[str, dict[int | None, Decimal]]:
-    """{key: {community_id or None: value}} of the community's rows and the default rows (`keys` only, or all)."""
+def _rows(community_id: int | None) -> dict[str, dict[int | None, Decimal]]:
+    """{key: {community_id or None: value}} of the community's rows and the default rows."""
     from .models import Policy
 
-    qs = Policy.objects.filter(Q(community_id=community_id) | Q(community__isnull=True))
-    if keys is not None:
-        qs = qs.filter(key__in=keys)
     rows: dict[str, dict[int | None, Decimal]] = {}
+    qs = Policy.objects.filter(Q(community_id=community_id) | Q(community__isnull=True))
     for key, community, value in qs.order_by().values_list("key", "community_id", "value"):
         rows.setdefault(key, {})[community] = value
     return rows
 
 
-# The request's cache: {community_id: rows}, None outside a request (a command, a test, a thread of its own:
-# every read queries).
-_request_cache: ContextVar[dict[int | None, dict[str, dict[int | None, Decimal]]] | None] = ContextVar(
-    "countycare_policy_cache", default=None)
-
-
-def _start_request(**kwargs: Any) -> None:
-    _request_cache.set({})
-
-
-def _end_request(**kwargs: Any) -> None:
-    _request_cache.set(None)
-
-
-def _policy_changed(**kwargs: Any) -> None:
-    cache = _request_cache.get()
-    if cache is not None:
-        cache.clear()
-
-
-request_started.connect(_start_request, dispatch_uid="countycare.core.policy.start")
-request_finished.connect(_end_request, dispatch_uid="countycare.core.policy.end")
-post_save.connect(_policy_changed, sender="core.Policy", dispatch_uid="countycare.core.policy.saved")
-post_delete.connect(_policy_changed, sender="core.Policy", dispatch_uid="countycare.core.policy.deleted")
+# {community_id: rows}
+_cache = ProcessCache("policy")
+post_save.connect(_cache.clear_now_and_on_commit, sender="core.Policy", dispatch_uid="countycare.core.policy.saved")
+post_delete.connect(_cache.clear_now_and_on_commit, sender="core.Policy",
+                    dispatch_uid="countycare.core.policy.deleted")
 
 
 def sync_defaults() -> int:

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from countycare.core.errors import InvalidInput
 from countycare.core.pinyin import initials as name_initials
+from countycare.core.refcache import ProcessCache
 
 from .models import CODE_LENGTH, Icd10Code
 
@@ -188,6 +190,21 @@ def _row(record: list[str], columns: dict[str, int], line: int) -> Row:
     return Row(line, code, name, name_en or None, chapter or None, chronic)
 
 
+# {code: Icd10Code} of active codes, kept per process for a short time (core.refcache): every recorded diagnosis
+# and referral checks its codes here. The instances are shared between threads: read them, never change them.
+_active = ProcessCache("icd10")
+post_save.connect(_active.clear_now_and_on_commit, sender=Icd10Code, dispatch_uid="countycare.records.icd10.saved")
+post_delete.connect(_active.clear_now_and_on_commit, sender=Icd10Code,
+                    dispatch_uid="countycare.records.icd10.deleted")
+
+
+def active_codes(codes: Iterable[str]) -> dict[str, Icd10Code]:
+    """{code: Icd10Code} for those of `codes` that are active codes of the code set; unknown or inactive ones
+    are left out (and looked up again next time)."""
+    return _active.get_many(codes, lambda missing: {
+        c.code: c for c in Icd10Code.objects.filter(code__in=missing, active=True)})
+
+
 def _category_flag(code: str, known: dict[str, bool]) -> bool:
     """The chronic flag of the longest known code that `code` extends (E11.900x001 -> E11.9 -> E11)."""
     for end in range(len(code) - 1, 2, -1):
@@ -233,6 +250,7 @@ def upsert(rows: Iterable[Row], *, source: str) -> ImportReport:
             objects, batch_size=2000, update_conflicts=True, unique_fields=["code"],
             update_fields=["name", "name_en", "initials", "chapter", "chronic", "source", "active"],
         )
+        _active.clear_now_and_on_commit()  # bulk writes send no signals
     return ImportReport(added, updated, unchanged)
 
 

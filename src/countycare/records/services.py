@@ -20,7 +20,7 @@ from countycare.registry import queries as registry_queries
 from countycare.registry.models import Department, Organization, Practitioner, Resident
 from countycare.registry.scope import posted_organization_ids
 
-from . import vitals
+from . import icd10, vitals
 from .icd10 import normalize_code
 from .models import (
     Diagnosis,
@@ -147,7 +147,7 @@ def _codes(diagnoses: Any, *, field: str = "diagnoses") -> list[tuple[Icd10Code,
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated:
         raise InvalidInput(f"诊断重复：{', '.join(repeated)} (diagnosis listed twice)", field=field)
-    found = {c.code: c for c in Icd10Code.objects.filter(code__in=codes, active=True)}
+    found = icd10.active_codes(codes)
     unknown = [c for c in codes if c not in found]
     if unknown:
         raise InvalidInput(f"未知的ICD-10编码：{', '.join(unknown)} (unknown ICD-10 code: {', '.join(unknown)})",

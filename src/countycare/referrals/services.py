@@ -22,8 +22,9 @@ from django.utils import timezone
 from countycare.core import audit, nationalid, policy
 from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, Role
 from countycare.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from countycare.records import icd10
 from countycare.records import services as records_services
-from countycare.records.models import Encounter, EncounterKind, EncounterStatus, Icd10Code
+from countycare.records.models import Encounter, EncounterKind, EncounterStatus
 from countycare.registry import queries as registry_queries
 from countycare.registry.models import Department, Organization, Posting, Practitioner, Resident
 from countycare.registry.scope import base_scope_covers, covered_organization_ids, posted_organization_ids
@@ -202,7 +203,7 @@ def clean_diagnoses(raw: Any) -> list[dict[str, Any]]:
         codes.append(code)
     if len(set(codes)) != len(codes):
         raise InvalidInput("诊断编码重复 (a diagnosis code is repeated)", field="diagnoses")
-    known = dict(Icd10Code.objects.filter(code__in=codes, active=True).order_by().values_list("code", "name"))
+    known = {code: c.name for code, c in icd10.active_codes(codes).items()}
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise InvalidInput(f"未知的ICD-10编码 {', '.join(unknown)} (unknown ICD-10 code)", field="diagnoses")
