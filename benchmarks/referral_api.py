@@ -1,56 +1,29 @@
 """Creating and accepting referrals through the JSON API under a real multi-process server, on PostgreSQL.
 
-    python benchmarks/referral_api.py [--seconds 30] [--clients 20] [--rate 200] [--workers 2] [--threads 10]
-        [--population 20000] [--database-url postgresql://postgres@127.0.0.1:5432/cc_refbench] [--regenerate]
+    python benchmarks/referral_api.py [--seconds 30] [--clients 20] [--rate 200] [--warm-up 15] [--timeline]
+        [--workers N] [--threads N] [--population 20000]
+        [--database-url postgresql://postgres@127.0.0.1:5432/cc_refbench] [--regenerate]
 
 Set-up (not timed): a generated county in its own database (`countycare generate`, made once; `--regenerate`
 makes it again), API users and bearer tokens for every village and township doctor (the senders) and every
-lead-hospital specialist (the receivers), and clinic sessions at the lead hospital for accepts to book.
+lead-hospital specialist (the receivers), clinic sessions at the lead hospital for accepts to book, and a
+VACUUM (ANALYZE) of the tables a run writes (these machines run PostgreSQL with autovacuum off; without it
+every run measured the dead rows of the runs before it).
 
-Then gunicorn serves the project (`countycare.wsgi`, gthread workers) and `--clients` threads, each with
-its own keep-alive connection, repeat: POST /api/referrals (an up-referral of a resident of the sender's
-clinic to the lead hospital, with an Idempotency-Key), then POST /api/referrals/{uuid}/accept booking a slot.
-Each request is one operation. With `--rate` the clients together offer that many operations per second
-(each client paced; latency is measured from the scheduled start, so a server that falls behind is charged
-for the wait); `--rate 0` sends as fast as the server answers (closed loop: the throughput ceiling).
-Prints operations per second and p50/p95/max latency for create and accept, the SQL statements of one create
-and one accept (counted in this process through Django's test client before the run), and the load average
-before and after the run. Target (issue #3): at least 200 operations per second with 20 concurrent clients,
-p95 under 100 ms, on a 2-core machine.
+Then gunicorn serves the project with its production settings (`countycare.gunicorn_conf`: gthread, cores + 1
+processes × 7 threads; --workers/--threads override) and `--clients` threads, each with its own keep-alive
+connection, repeat: POST /api/referrals (an up-referral of a resident of the sender's clinic to the lead
+hospital, with an Idempotency-Key), then POST /api/referrals/{uuid}/accept booking a slot. Each request is one
+operation. With `--rate` the clients together offer that many operations per second, each client paced, from
+the start of the warm-up; only answers after it count, and latency is measured from the scheduled start, so a
+server that falls behind is charged for the wait. `--rate 0` sends as fast as the server answers (closed loop:
+the throughput ceiling, where latency is just 20 clients queueing). Prints operations per second and
+p50/p95/max latency for create and accept, the SQL statements of one create and one accept (counted in this
+process through Django's test client before the run), the load average before and after, and with
+`--timeline` the same second by second, warm-up included.
 
-The server has at least as many threads as there are clients (2 workers × 10 threads): a gthread worker keeps
-each keep-alive connection, so with fewer threads (3 × 4) a client's request waited behind another's on a busy
-worker — p95 580-700 ms and maxima of 3-6 s, where 2 × 10 gave p95 280-410 ms at the same or higher
-throughput.
-
-Measured 2026-11-22 (20,000 residents), before = commit 86eb3cd and after = this version, run back to back
-because the 2-core machine was shared with seven other workers' tests and benchmarks (load average 2.4-10):
-
-                                          before                       after                    load average
-  1 client, closed loop (3 × 4)           44 ops/s, p50 21.5, p95 29.1  71 ops/s, p50 13.7, p95 17.6  5.8 / 4.6
-  20 clients, closed loop (3 × 4)         42 ops/s, p95 932 ms          62 ops/s, p95 708 ms          3.3 / 4.5
-                                          46 ops/s, p95 937 ms          75 ops/s, p95 689 ms          5.2 / 2.4
-  20 clients, closed loop (2 × 10)        62 ops/s, p95 458 ms          83 ops/s, p95 413 ms          9.5 / 9.9
-                                                                        114 ops/s, p95 281 ms         7.5
-  20 clients, 200 ops/s offered (3 × 4)   55 ops/s (overloaded)         81 ops/s (overloaded)         5.7 / 5.2
-  SQL statements, create / accept         25 / 18                       16 / 12
-  in-process CPU, create / accept         12.4 / 12.0 ms                7.6 / 7.7 ms                  3.0 / 2.9
-  PostgreSQL backend CPU, create+accept   11.3 ms                       7.0 ms                        3.0 / 2.9
-
-(in-process: 300 sequential create+accept pairs through Django's test client, CPU p50 of the Python process,
-and the CPU its PostgreSQL backend used over the run.) The target is NOT met. The operations are CPU-bound:
-about 7.7 ms of Python and 3.5 ms of PostgreSQL CPU each, so two idle cores would top out near 175 ops/s
-before the benchmark's own client takes its share; on the shared machine the server got well under two cores.
-The audit chain's lock is not what limits these rates (a run with the lock removed, chain forked, gave 65
-against 55 ops/s at load 7-9), but it caps audited writes at one per commit latency: the lock is held through
-the commit's fdatasync (insert + commit measured at p50 4 ms, p95 10 ms under this load: about 250 writes/s).
-Prepared statements (Django's `server_side_binding` with psycopg's `prepare_threshold`) cut PostgreSQL's CPU
-per pair from about 9 to 4 ms in a trial.
-
-Since 2026-12-07 prepared statements are on, the per-request lookups run SQL compiled once (core.compiled) and
-the audit append is one round trip again: 167-183 ops/s with 200 offered (before: 105-134, run back to back),
-191-259 ops/s closed loop (before: 110-132) with p95 120-170 ms; still short of the target. Figures, load
-averages and what limits it now: docs/api.md, "Speed".
+Target (issue #3): at least 200 operations per second with 20 concurrent clients, p95 under 100 ms, on a
+2-core machine. Figures, their history and what limits them: docs/api.md, "Speed".
 """
 
 from __future__ import annotations
@@ -69,10 +42,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pgdatabase import database_exists, recreate_database
+from pgdatabase import database_exists, recreate_database, vacuum
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-pass-2026"
+# the tables a run writes: vacuumed before each run (pgdatabase.vacuum)
+WRITTEN = ["referrals_referral", "referrals_referralevent", "referrals_careaccess", "referrals_slot",
+           "referrals_booking", "core_idempotencyrecord", "core_auditevent", "accounts_apitoken"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -179,13 +155,18 @@ def count_statements(cast: Cast) -> tuple[int, int]:
 
 
 def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
+    """gunicorn with the project's own settings (countycare.gunicorn_conf), as in production; --workers and
+    --threads override them."""
     env = {**os.environ, "COUNTYCARE_LOG_LEVEL": "ERROR"}
     command = [
         str(Path(sys.executable).with_name("gunicorn")), "countycare.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", args.worker_class,
-        "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
-        "--max-requests", "0", "--timeout", "60",
+        "--config", "python:countycare.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+        "--worker-class", args.worker_class, "--log-level", "warning",
     ]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -208,11 +189,13 @@ class Results:
     errors: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: str, seconds: float, status: int, expected: int) -> None:
+    def add(self, kind: str, seconds: float, status: int, expected: int, counted: bool) -> None:
         with self.lock:
+            self.finished.append((time.perf_counter(), seconds))  # the warm-up's too
+            if not counted:
+                return
             if status == expected:
                 getattr(self, kind).append(seconds)
-                self.finished.append((time.perf_counter(), seconds))
             else:
                 key = f"{kind} {status}"
                 self.errors[key] = self.errors.get(key, 0) + 1
@@ -245,8 +228,7 @@ def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: f
         else:
             began = time.perf_counter()
         status, payload = call(*request)  # type: ignore[arg-type]
-        if time.perf_counter() >= start:
-            results.add(kind, time.perf_counter() - began, status, expected)
+        results.add(kind, time.perf_counter() - began, status, expected, counted=time.perf_counter() >= start)
         return payload if status == expected else None
 
     while time.perf_counter() < stop:
@@ -265,13 +247,16 @@ def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--warm-up", type=float, default=3, help="seconds sent before measuring")
+    parser.add_argument("--warm-up", type=float, default=15,
+                        help="seconds sent (at the offered rate) before measuring: the server starts cold — new "
+                             "database connections, statements not yet prepared — and its first second falls "
+                             "behind")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rate", type=float, default=200, help="operations/s offered in total; 0: closed loop")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=10,
-                        help="threads per worker (gthread); workers × threads at least --clients, or requests wait "
-                             "behind other clients' on their worker")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="gunicorn worker processes (default: countycare.gunicorn_conf's, cores + 1)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per worker (default: countycare.gunicorn_conf's, 7)")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
                         help="sync workers close the connection after each answer")
     parser.add_argument("--slots", type=int, default=48,
@@ -291,6 +276,7 @@ def main() -> None:
     os.environ.setdefault("COUNTYCARE_DATA_DIR", str(ROOT / "var" / "refbench"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "countycare.settings")
     cast = prepare(args)
+    autovacuum = vacuum(args.database_url, WRITTEN)
     create_statements, accept_statements = count_statements(cast)
     load_before = os.getloadavg()
     server = start_server(args, args.port)
@@ -309,28 +295,30 @@ def main() -> None:
         server.wait(timeout=30)
     done = len(results.create) + len(results.accept)
     offered = f"{args.rate:.0f} ops/s offered" if args.rate else "closed loop"
-    print(f"\n{args.clients} clients, {offered}, {args.seconds:.0f} s measured; gunicorn {args.workers} "
-          f"{args.worker_class} workers × {args.threads} threads; {os.cpu_count()} CPUs")
+    from countycare import gunicorn_conf
+
+    print(f"\n{args.clients} clients, {offered}, {args.seconds:.0f} s measured (after {args.warm_up:.0f} s of "
+          f"warm-up); gunicorn {args.workers or gunicorn_conf.workers} {args.worker_class} workers × "
+          f"{args.threads or gunicorn_conf.threads} threads; {os.cpu_count()} CPUs")
     print(f"operations: {done:,} in {args.seconds:.0f} s = {done / args.seconds:.0f} ops/s "
           f"({len(results.create) / args.seconds:.0f} creates/s, {len(results.accept) / args.seconds:.0f} accepts/s)")
-    print(f"{'operation':<10}{'count':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    for kind in ("create", "accept"):
-        values = [v * 1000 for v in getattr(results, kind)]
-        print(f"{kind:<10}{len(values):>8}{percentile(values, 0.5):>9.1f}{percentile(values, 0.95):>9.1f}"
-              f"{max(values, default=float('nan')):>9.1f}")
+    print(f"{'operation':<10}{'count':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     both = [v * 1000 for v in results.create + results.accept]
-    print(f"{'all':<10}{len(both):>8}{percentile(both, 0.5):>9.1f}{percentile(both, 0.95):>9.1f}"
-          f"{max(both, default=float('nan')):>9.1f}")
+    for kind, values in (("create", [v * 1000 for v in results.create]),
+                         ("accept", [v * 1000 for v in results.accept]), ("all", both)):
+        print(f"{kind:<10}{len(values):>8}{percentile(values, 0.5):>9.1f}{percentile(values, 0.95):>9.1f}"
+              f"{percentile(values, 0.99):>9.1f}{max(values, default=float('nan')):>9.1f}")
     print(f"errors: {results.errors or 'none'}")
     if args.timeline:
         print("second  ops  p50 ms  p95 ms  max ms")
-        for second in range(int(args.seconds)):
+        for second in range(-int(args.warm_up), int(args.seconds)):
             window = [lat * 1000 for at, lat in results.finished if start + second <= at < start + second + 1]
             print(f"{second:>6}{len(window):>5}{percentile(window, 0.5):>8.1f}{percentile(window, 0.95):>8.1f}"
                   f"{max(window, default=float('nan')):>8.1f}")
     print(f"SQL statements (in-process, one of each): create {create_statements}, accept {accept_statements}")
     print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(*load_before,
                                                                                        *os.getloadavg()))
+    print(f"the written tables were vacuumed before the run; autovacuum is {'on' if autovacuum else 'OFF'}")
 
 
 if __name__ == "__main__":

@@ -132,7 +132,13 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("COUNTYCARE_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'countycare.sqlite3'}",
-        conn_max_age=60,
+        # Persistent connections: each server thread keeps its own for as long as it works. With a fixed age (it
+        # was 60 s) every thread of a server started together reconnected within the same second, each new
+        # PostgreSQL session cold and its prepared statements gone: once a minute the referral API's p95 rose
+        # from ~15 to ~300 ms for three seconds (docs/api.md, "Speed"). No health check before each request (a
+        # `SELECT 1` round trip per request): a connection that broke — the database restarted — fails its
+        # thread's next request and is then replaced, as with any age.
+        conn_max_age=None,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
