@@ -8,8 +8,8 @@ COUNTYCARE_WEB_THREADS  threads per worker (default 7)
 
 Threaded workers (gthread) keep a village's keep-alive connection open without tying up a process. The shape
 was measured with `benchmarks/referral_api.py` (20 clients creating and accepting referrals, 200 a second
-offered, on a 2-core machine; docs/api.md, "Speed"): 3 processes × 7 threads kept p95 at 19-34 ms in every
-run, where 2 × 10 — the same threads in fewer processes, so more of them waiting for each process's GIL —
+offered, on a 2-core machine; docs/api.md, "Speed"): 3 processes × 7 threads kept p95 at 19-34 ms in all 12
+runs of 30 s, where 2 × 10 — the same threads in fewer processes, so more of them waiting for each process's GIL —
 fell behind for good in two runs of six after the cold start (p95 of seconds), and 2 × 2 left one process
 idle while the other queued. Python runs one thread per process at a time, and the database and the clients
 need the cores too: one process more than there are cores keeps both busy.
