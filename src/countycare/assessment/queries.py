@@ -139,15 +139,26 @@ def parse_period(community_id: int, key: str | None) -> MaterialisedPeriod | Non
     return (years or known or [None])[0]
 
 
-def _names(community_id: int) -> tuple[dict[int, Organization], dict[int, Centre]]:
+@dataclass(frozen=True)
+class Labels:
+    """What `results` shows beside the stored numbers: the targets in force and the units' names. A page that
+    calls `results` several times reads them once (`read_labels`) and passes them to each call."""
+
+    targets: dict[str, tuple[Decimal | None, str]]
+    orgs: dict[int, Organization]
+    centres: dict[int, Centre]
+
+
+def read_labels(community_id: int) -> Labels:
     orgs = {o.pk: o for o in Organization.objects.filter(community_id=community_id).only(
         "id", "name", "short_name", "org_type", "parent_id", "uuid")}
     centres = {c.pk: c for c in Centre.objects.filter(community_id=community_id).only("id", "name", "kind")}
-    return orgs, centres
+    return Labels(services.targets(community_id), orgs, centres)
 
 
 def results(community_id: int, period: MaterialisedPeriod, *, level: str | None = None,
-            unit_keys: list[str] | None = None, codes: list[str] | None = None) -> list[Shown]:
+            unit_keys: list[str] | None = None, codes: list[str] | None = None,
+            labels: Labels | None = None) -> list[Shown]:
     """Stored results of the period, with names, targets in force and traffic lights, in registry order."""
     qs = IndicatorResult.objects.filter(community_id=community_id, period_start=period.start,
                                         period_end=period.end)
@@ -157,8 +168,8 @@ def results(community_id: int, period: MaterialisedPeriod, *, level: str | None 
         qs = qs.filter(unit_key__in=unit_keys)
     if codes is not None:
         qs = qs.filter(code__in=codes)
-    targets = services.targets(community_id)
-    orgs, centres = _names(community_id)
+    labels = labels or read_labels(community_id)
+    targets, orgs, centres = labels.targets, labels.orgs, labels.centres
     order = {i.code: n for n, i in enumerate(all_indicators())}
     shown = []
     for row in qs.order_by():

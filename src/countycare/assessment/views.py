@@ -103,9 +103,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                    compute_form=PeriodForm(), can_compute=request.user.role in COMPUTE_ROLES, pending=PENDING)
     if period is not None:
         community_id = request.user.community_id
-        shown = queries.results(community_id, period, unit_keys=[unit_key])
+        labels = queries.read_labels(community_id)
+        shown = queries.results(community_id, period, unit_keys=[unit_key], labels=labels)
         child_level, child_keys = queries.unit_children(community_id, unit_key, period)
-        children = queries.results(community_id, period, unit_keys=child_keys) if child_keys else []
+        children = queries.results(community_id, period, unit_keys=child_keys, labels=labels) if child_keys else []
         columns = [i for i in all_indicators() if child_level in i.levels][:8]
         table: OrderedDict[str, dict] = OrderedDict()
         for s in sorted(children, key=lambda s: s.unit_name):
@@ -115,7 +116,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                        child_level_name=LEVEL_NAMES.get(child_level, ""), child_columns=columns,
                        child_rows=[dict(r, cells=[r["cells"].get(c.code) for c in columns]) for r in table.values()],
                        league=queries.league(community_id, period) if unit_key == COUNTY else [],
-                       centres=queries.results(community_id, period, level=CENTRE) if unit_key == COUNTY else [])
+                       centres=(queries.results(community_id, period, level=CENTRE, labels=labels)
+                                if unit_key == COUNTY else []))
     return TemplateResponse(request, "assessment/dashboard.html", context)
 
 
@@ -150,17 +152,20 @@ def indicator(request: HttpRequest, code: str) -> HttpResponse:
     period = context["period"]
     unit_key = request.GET.get("unit") or COUNTY
     community_id = request.user.community_id
-    target = services.targets(community_id)[code]
+    labels = queries.read_labels(community_id)
+    target = labels.targets[code]
     context.update(indicator=definition, unit_key=unit_key, unit_name=_unit_name(request, unit_key), target=target,
                    target_display=queries.format_value(definition, target[0]) if target[0] is not None else "",
                    levels=[LEVEL_NAMES[lv] for lv in definition.levels])
     if period is not None:
-        current = queries.results(community_id, period, unit_keys=[unit_key], codes=[code])
+        current = queries.results(community_id, period, unit_keys=[unit_key], codes=[code], labels=labels)
         child_level, child_keys = queries.unit_children(community_id, unit_key, period)
-        rows = queries.results(community_id, period, unit_keys=child_keys, codes=[code]) if child_keys else []
         if definition.levels == (CENTRE,) or (unit_key == COUNTY and CENTRE in definition.levels):
-            rows = queries.results(community_id, period, level=CENTRE, codes=[code])
+            rows = queries.results(community_id, period, level=CENTRE, codes=[code], labels=labels)
             child_level = CENTRE
+        else:
+            rows = (queries.results(community_id, period, unit_keys=child_keys, codes=[code], labels=labels)
+                    if child_keys else [])
         context.update(current=current[0] if current else None, rows=sorted(rows, key=lambda s: s.unit_name),
                        child_level=child_level, drillable=child_level == MEMBER or child_level == "village")
     return TemplateResponse(request, "assessment/indicator.html", context)
@@ -203,11 +208,12 @@ def report(request: HttpRequest) -> HttpResponse:
     context = _context(request)
     period = _computed_period(request)
     community_id = request.user.community_id
-    shown = queries.results(community_id, period)
+    labels = queries.read_labels(community_id)
+    shown = queries.results(community_id, period, labels=labels)
     context.update(county=_grouped([s for s in shown if s.level == COUNTY]),
                    members=_by_unit([s for s in shown if s.level == MEMBER]),
                    centres=[s for s in shown if s.level == CENTRE], league=queries.league(community_id, period),
-                   indicators=all_indicators(), targets=services.targets(community_id), pending=PENDING,
+                   indicators=all_indicators(), targets=labels.targets, pending=PENDING,
                    printed_at=dt.datetime.now(dt.UTC))
     return TemplateResponse(request, "assessment/report.html", context)
 
