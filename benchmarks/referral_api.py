@@ -18,7 +18,7 @@ operation. With `--rate` the clients together offer that many operations per sec
 the start of the warm-up; only answers after it count, and latency is measured from the scheduled start, so a
 server that falls behind is charged for the wait. `--rate 0` sends as fast as the server answers (closed loop:
 the throughput ceiling, where latency is just 20 clients queueing). Prints operations per second and
-p50/p95/max latency for create and accept, the SQL statements of one create and one accept (counted in this
+p50/p95/p99/max latency for create and accept, the SQL statements of one create and one accept (counted in this
 process through Django's test client before the run), the load average before and after, and with
 `--timeline` the same second by second, warm-up included.
 
@@ -32,6 +32,7 @@ import argparse
 import datetime as dt
 import http.client
 import json
+import math
 import os
 import signal
 import subprocess
@@ -311,8 +312,11 @@ def main() -> None:
     print(f"errors: {results.errors or 'none'}")
     if args.timeline:
         print("second  ops  p50 ms  p95 ms  max ms")
+        by_second: dict[int, list[float]] = {}
+        for at, latency in results.finished:
+            by_second.setdefault(math.floor(at - start), []).append(latency * 1000)
         for second in range(-int(args.warm_up), int(args.seconds)):
-            window = [lat * 1000 for at, lat in results.finished if start + second <= at < start + second + 1]
+            window = by_second.get(second, [])
             print(f"{second:>6}{len(window):>5}{percentile(window, 0.5):>8.1f}{percentile(window, 0.95):>8.1f}"
                   f"{max(window, default=float('nan')):>8.1f}")
     print(f"SQL statements (in-process, one of each): create {create_statements}, accept {accept_statements}")
