@@ -195,11 +195,12 @@ def headline(community_id: int, period: MaterialisedPeriod) -> list[Shown]:
     return results(community_id, period, level=COUNTY)
 
 
-def unit_id(unit_key: str) -> int | None:
-    """The id after a unit key's colon ("member:12" → 12): ASCII digits within a bigint, else None. (`str.isdigit`
-    also accepts "²" and unbounded lengths, which `int()` or the database then refuse with a 500.)"""
-    _level, _sep, raw = unit_key.partition(":")
-    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
+def parse_unit(unit_key: str) -> tuple[str, int | None]:
+    """A unit key's level and the id after its colon ("member:12" → ("member", 12)); the id is None unless it is
+    ASCII digits within a bigint. (`str.isdigit` also accepts "²" and unbounded lengths, which `int()` or the
+    database then refuse with a 500.)"""
+    level, _sep, raw = unit_key.partition(":")
+    return level, int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
 
 
 def unit_children(community_id: int, unit_key: str, period: MaterialisedPeriod) -> tuple[str, list[str]]:
@@ -210,10 +211,10 @@ def unit_children(community_id: int, unit_key: str, period: MaterialisedPeriod) 
                                                period_end=period.end, level=MEMBER)
                 .order_by().values_list("unit_key", flat=True).distinct())
         return MEMBER, list(keys)
-    level, _sep, _raw = unit_key.partition(":")
-    if level != MEMBER or unit_id(unit_key) is None:
+    level, unit = parse_unit(unit_key)
+    if level != MEMBER or unit is None:
         return "", []
-    villages = Organization.objects.filter(community_id=community_id, parent_id=unit_id(unit_key),
+    villages = Organization.objects.filter(community_id=community_id, parent_id=unit,
                                            org_type="village_clinic").values_list("id", flat=True)
     return VILLAGE, [f"{VILLAGE}:{v}" for v in villages]
 
@@ -254,8 +255,7 @@ def _unit_orgs(community_id: int, unit_key: str) -> list[int] | None:
     """Organisation (or centre) ids a unit's records are attributed to; None for the whole county."""
     if unit_key == COUNTY:
         return None
-    level, _sep, _raw = unit_key.partition(":")
-    unit = unit_id(unit_key)
+    level, unit = parse_unit(unit_key)
     if unit is None or level not in (MEMBER, VILLAGE, CENTRE):
         raise InvalidInput("单位参数无效 (unknown unit)", field="unit")
     if level == MEMBER:

@@ -62,8 +62,7 @@ def _unit_name(request: HttpRequest, unit_key: str) -> str:
     from countycare.diagnostics.models import Centre
     from countycare.registry.models import Organization
 
-    level, _sep, _raw = unit_key.partition(":")
-    pk = queries.unit_id(unit_key)
+    level, pk = queries.parse_unit(unit_key)
     model = Centre if level == CENTRE else Organization
     name = model.objects.filter(community_id=request.user.community_id, pk=pk).values_list("name", flat=True).first() \
         if pk is not None else None
