@@ -15,7 +15,7 @@ from tests.conftest import PASSWORD, make_resident
 from tests.diagnostics.test_browser_exam_flow import live_dx, shots, switch_user  # noqa: F401  (fixtures)
 from tests.diagnostics.test_pages_helpers import acquired, claimed, ecg_csv, fresh, published, requested
 from tests.diagnostics.test_pages_imaging import dicom_upload
-from tests.web.conftest import chromium, page, sign_in  # noqa: F401  (fixtures)
+from tests.web.conftest import chromium, page, sign_in, switch_language  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ["tests.diagnostics.orthanc_fixture"]  # fixtures orthanc_server (session) and orthanc
@@ -176,13 +176,13 @@ def test_every_diagnostics_page_in_chromium(live_dx, live_server, page, shots, o
     # -- English
     switch_user(page, base, "centre_reader")
     page.goto(f"{base}/centres/exams/{reading.uuid}/")
-    page.click("button:has-text('English')")
+    switch_language(page, "English")
     page.locator("#tracing svg").wait_for()
     assert "Assistance only, not the report" in page.locator("[data-testid=pre-read]").inner_text()
     shots(page, "tour-19-reading-english")
 
     # -- the community office follows the centres' turnaround
-    page.click("button:has-text('中文')")
+    switch_language(page, "中文")
     switch_user(page, base, "community_admin")
     page.click("nav.sidenav >> text=诊断中心")
     page.locator("[data-testid=centres]").wait_for()

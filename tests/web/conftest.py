@@ -65,6 +65,18 @@ def page(chromium):
     context.close()
 
 
+def switch_language(page, label: str) -> None:
+    """Press the header's 中文 / English button and wait for the page it posts back to.
+
+    The switch is a form post and a redirect: a test that goes on at once (clearing cookies, opening another
+    page) races that navigation, and the redirect can land on top of whatever the test opened next.
+    """
+    lang = "en" if label == "English" else "zh-CN"
+    with page.expect_navigation():
+        page.click(f"form.lang-switch button:has-text('{label}')")
+    page.wait_for_function(f"document.documentElement.lang === '{lang}'")
+
+
 def sign_in(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/login/")
     page.fill("input[name=username]", username)

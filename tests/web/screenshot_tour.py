@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import PASSWORD, make_resident
 from tests.helpers import duplicate_of_zhang_san, post_down
-from tests.web.conftest import sign_in
+from tests.web.conftest import sign_in, switch_language
 
 OUT = os.environ.get("COUNTYCARE_SCREENSHOTS", "screenshots")
 pytestmark = [pytest.mark.browser]
@@ -136,12 +136,12 @@ def test_take_screenshots(live_county, live_server, page):
     page.goto(f"{base}/residents/{county.residents['wang_wu'].uuid}/")
     shot(page, "17-not-found-outside-scope")
 
-    page.click("button:has-text('English')")
+    switch_language(page, "English")
     page.goto(f"{base}/residents/?q=zs")
     shot(page, "18-search-english")
     page.goto(f"{base}/")
     shot(page, "19-home-english")
-    page.click("button:has-text('中文')")
+    switch_language(page, "中文")
 
     page.context.clear_cookies()
     sign_in(page, base, "community_admin", PASSWORD)
@@ -256,12 +256,12 @@ def test_take_workstation_screenshots(live_county, live_server, page):
     page.goto(f"{base}/referrals/{down.uuid}/care-plan/")
     shot(page, "82-care-plan-print")
     page.emulate_media(media="screen")
-    page.click("button:has-text('English')")
+    switch_language(page, "English")
     page.goto(f"{base}/referrals/{down.uuid}/")
     shot(page, "83-down-referral-english")
     page.goto(f"{base}/patients/{zhang.uuid}/")
     shot(page, "84-timeline-english")
-    page.click("button:has-text('中文')")
+    switch_language(page, "中文")
 
     page.context.clear_cookies()
     sign_in(page, base, "community_admin", PASSWORD)
