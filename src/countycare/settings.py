@@ -135,10 +135,11 @@ DATABASES = {
         # Persistent connections: each server thread keeps its own for as long as it works. With a fixed age (it
         # was 60 s) every thread of a server started together reconnected within the same second, each new
         # PostgreSQL session cold and its prepared statements gone: once a minute the referral API's p95 rose
-        # from ~15 to ~300 ms for three seconds (docs/api.md, "Speed"). No health check before each request (a
-        # `SELECT 1` round trip per request): a connection that broke — the database restarted — fails its
-        # thread's next request and is then replaced, as with any age.
+        # from ~15 to ~300 ms for three seconds (docs/api.md, "Speed"). Health checks: a kept connection is
+        # tested (`SELECT 1`) before its first use in each request, so one that broke between requests — the
+        # database restarted, an idle session was killed — is replaced instead of failing a clinician's request.
         conn_max_age=None,
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

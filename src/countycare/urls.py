@@ -12,3 +12,5 @@ urlpatterns = [
     path("", include("countycare.assessment.urls")),
     path("", include("countycare.web.urls")),
 ]
+
+handler500 = "countycare.web.errors.server_error"
