@@ -136,8 +136,9 @@ DATABASES = {
         # was 60 s) every thread of a server started together reconnected within the same second, each new
         # PostgreSQL session cold and its prepared statements gone: once a minute the referral API's p95 rose
         # from ~15 to ~300 ms for three seconds (docs/api.md, "Speed"). Health checks: a kept connection is
-        # tested (`SELECT 1`) before its first use in each request, so one that broke between requests — the
-        # database restarted, an idle session was killed — is replaced instead of failing a clinician's request.
+        # checked before its first use in each request, so one that broke between requests — the database
+        # restarted, an idle session was killed — is replaced instead of failing a clinician's request. On
+        # PostgreSQL the check reads the socket's state, no round trip (core/pgbackend).
         conn_max_age=None,
         conn_health_checks=True,
     )
@@ -157,6 +158,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
     # docs/api.md "Speed"). Off ("0") behind a pooler that cannot keep prepared statements (PgBouncer in
     # transaction mode before 1.21). Raw SQL must then type its parameters where PostgreSQL cannot infer them.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # the same backend with a health check that looks at the socket instead of sending SELECT 1 (core/pgbackend)
+    DATABASES["default"]["ENGINE"] = "countycare.core.pgbackend"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 COUNTYCARE_REFERENCE_CACHE_SECONDS = float(os.environ.get("COUNTYCARE_REFERENCE_CACHE_SECONDS", "30"))
 

@@ -41,10 +41,16 @@ def backend_pid() -> int:
 
 
 def terminate(pid: int) -> None:
+    """End that session from another one, as a restart does, and wait until its process has gone."""
     params = connection.get_connection_params()
     with psycopg.connect(dbname=params["dbname"], user=params.get("user"), host=params.get("host"),
                          port=params.get("port"), password=params.get("password"), autocommit=True) as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+        assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone() == (True,)
+
+
+POSTGRESQL_ONLY = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "countycare.core.pgbackend",
+    reason="PostgreSQL only: SQLite opens its file for each request and the test database is in memory")
 
 
 def test_the_settings_keep_connections_and_check_them():
@@ -54,8 +60,22 @@ def test_the_settings_keep_connections_and_check_them():
     assert database["CONN_MAX_AGE"] == expected_age
 
 
-@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-                    reason="PostgreSQL only: SQLite opens its file for each request and the test database is in memory")
+@POSTGRESQL_ONLY
+def test_the_check_tells_a_live_idle_session_from_a_dead_or_busy_one(flushable):
+    backend_pid()  # connected, idle
+    assert connection.is_usable()
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        assert not connection.is_usable()  # left inside a transaction: not safe to hand to the next request
+        cursor.execute("ROLLBACK")
+    assert connection.is_usable()
+    terminate(backend_pid())
+    assert not connection.is_usable()
+    connection.close()
+    assert not connection.is_usable()
+
+
+@POSTGRESQL_ONLY
 def test_a_request_after_the_connection_broke_is_answered(flushable):
     handler = WSGIHandler()
     # the token lookup reads the database: an unknown token is a 401 only if that read worked
