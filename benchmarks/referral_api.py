@@ -19,7 +19,8 @@ the start of the warm-up; only answers after it count, and latency is measured f
 server that falls behind is charged for the wait. `--rate 0` sends as fast as the server answers (closed loop:
 the throughput ceiling, where latency is just 20 clients queueing). Prints operations per second and
 p50/p95/p99/max latency for create and accept, the SQL statements of one create and one accept (counted in this
-process through Django's test client before the run), the load average before and after, and with
+process through Django's test client before the run), the CPU each side used per operation (the server's
+processes, PostgreSQL's, the clients'), the load average before and after, and with
 `--timeline` the same second by second, warm-up included.
 
 Target (issue #3): at least 200 operations per second with 20 concurrent clients, p95 under 100 ms, on a
@@ -182,6 +183,30 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def cpu_seconds(server_group: int) -> dict[str, float]:
+    """CPU time used so far by the server's processes (its process group), by PostgreSQL's and by this one
+    (the clients), from /proc. Per operation, these say how fast the machine is: the same code took a third more
+    on one machine of this kind than on another (docs/api.md, "Speed")."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "postgresql": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm, rest = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:  # ended meanwhile
+            continue
+        fields = rest.split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[2]) == server_group:
+            used["server"] += seconds
+        elif comm.endswith("(postgres"):
+            used["postgresql"] += seconds
+    mine = os.times()
+    used["clients"] = mine.user + mine.system
+    return used
+
+
 @dataclass
 class Results:
     create: list[float] = field(default_factory=list)
@@ -289,6 +314,10 @@ def main() -> None:
                    for i in range(args.clients)]
         for thread in threads:
             thread.start()
+        time.sleep(max(0.0, start - time.perf_counter()))
+        cpu_start = cpu_seconds(server.pid)
+        time.sleep(max(0.0, stop - time.perf_counter()))
+        cpu_used = {k: v - cpu_start[k] for k, v in cpu_seconds(server.pid).items()}
         for thread in threads:
             thread.join()
     finally:
@@ -320,6 +349,10 @@ def main() -> None:
             print(f"{second:>6}{len(window):>5}{percentile(window, 0.5):>8.1f}{percentile(window, 0.95):>8.1f}"
                   f"{max(window, default=float('nan')):>8.1f}")
     print(f"SQL statements (in-process, one of each): create {create_statements}, accept {accept_statements}")
+    answered = sum(1 for at, _ in results.finished if 0 <= at - start < args.seconds) or 1
+    print("CPU per operation while measured: " + ", ".join(
+        f"{name} {seconds / answered * 1000:.2f} ms" for name, seconds in cpu_used.items())
+        + f" (of {os.cpu_count() * 1000 / max(done / args.seconds, 1):.2f} ms the CPUs had per operation)")
     print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(*load_before,
                                                                                        *os.getloadavg()))
     print(f"the written tables were vacuumed before the run; autovacuum is {'on' if autovacuum else 'OFF'}")
