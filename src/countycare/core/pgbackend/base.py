@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import select
 
+import psycopg
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgresqlDatabaseWrapper
 from psycopg import pq
 
@@ -28,6 +29,6 @@ class DatabaseWrapper(PostgresqlDatabaseWrapper):
             return False
         try:
             readable, _, _ = select.select([pgconn.socket], [], [], 0)
-        except (OSError, ValueError):
+        except (OSError, ValueError, psycopg.Error):  # no socket any more
             return False
         return not readable
