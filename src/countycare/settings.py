@@ -151,16 +151,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
-        "COUNTYCARE_PREPARED_STATEMENTS", True):
-    # Parameters bound by the server and statements prepared after their 5th run on a connection: PostgreSQL
-    # then skips parsing and planning the hot statements (about half its CPU per referral create and accept,
-    # docs/api.md "Speed"). Off ("0") behind a pooler that cannot keep prepared statements (PgBouncer in
-    # transaction mode before 1.21). Raw SQL must then type its parameters where PostgreSQL cannot infer them.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # the same backend with a health check that looks at the socket instead of sending SELECT 1 (core/pgbackend)
     DATABASES["default"]["ENGINE"] = "countycare.core.pgbackend"
+    if env_bool("COUNTYCARE_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server and statements prepared after their 5th run on a connection: PostgreSQL
+        # then skips parsing and planning the hot statements (about half its CPU per referral create and accept,
+        # docs/api.md "Speed"). Off ("0") behind a pooler that cannot keep prepared statements (PgBouncer in
+        # transaction mode before 1.21). Raw SQL must then type its parameters where PostgreSQL cannot infer them.
+        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 COUNTYCARE_REFERENCE_CACHE_SECONDS = float(os.environ.get("COUNTYCARE_REFERENCE_CACHE_SECONDS", "30"))
 

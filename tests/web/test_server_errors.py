@@ -53,6 +53,10 @@ def client() -> Client:
     return Client(raise_request_exception=False)
 
 
+def broken(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("a bug")
+
+
 @pytest.fixture
 def token(county) -> str:
     return issue_token(county.users["county_specialist"])[0]
@@ -92,9 +96,6 @@ def test_a_page_answers_the_bilingual_503_page_while_the_database_is_down(county
 
 
 def test_an_unexpected_failure_is_a_500_in_the_apis_own_format(token, monkeypatch):
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("a bug")
-
     monkeypatch.setattr(referral_queries, "inbox", broken)
     response = client().get("/api/referrals/inbox", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 500
@@ -109,9 +110,6 @@ def test_an_unexpected_failure_is_a_500_in_the_apis_own_format(token, monkeypatc
 
 
 def test_an_unexpected_failure_on_a_page_is_the_500_page(county, monkeypatch):
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("a bug")
-
     monkeypatch.setattr(referral_queries, "inbox", broken)  # the workstation lists the referrals arriving today
     signed_in = client()
     signed_in.force_login(county.users["village_doctor"])

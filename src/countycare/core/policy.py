@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 
 from .refcache import ProcessCache
 
@@ -104,9 +103,7 @@ def _rows(community_id: int | None) -> dict[str, dict[int | None, Decimal]]:
 
 # {community_id: rows}
 _cache = ProcessCache("policy")
-post_save.connect(_cache.clear_now_and_on_commit, sender="core.Policy", dispatch_uid="countycare.core.policy.saved")
-post_delete.connect(_cache.clear_now_and_on_commit, sender="core.Policy",
-                    dispatch_uid="countycare.core.policy.deleted")
+_cache.follow("core.Policy")
 
 
 def sync_defaults() -> int:

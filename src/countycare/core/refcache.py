@@ -24,6 +24,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
 
 _ALL: list[ProcessCache] = []
 
@@ -81,6 +83,13 @@ class ProcessCache:
         """A signal receiver: a value read inside the saving transaction must not outlive it."""
         self.clear()
         transaction.on_commit(self.clear)
+
+    def follow(self, model: type[Model] | str) -> None:
+        """Clear when a row of `model` is saved or deleted through the ORM (bulk writes send no signals: their
+        callers clear it themselves)."""
+        for signal, event in ((post_save, "saved"), (post_delete, "deleted")):
+            signal.connect(self.clear_now_and_on_commit, sender=model,
+                           dispatch_uid=f"countycare.refcache.{self.name}.{event}")
 
 
 def clear_all() -> None:

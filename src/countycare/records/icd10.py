@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 
 from countycare.core.errors import InvalidInput
 from countycare.core.pinyin import initials as name_initials
@@ -193,9 +192,7 @@ def _row(record: list[str], columns: dict[str, int], line: int) -> Row:
 # {code: Icd10Code} of active codes, kept per process for a short time (core.refcache): every recorded diagnosis
 # and referral checks its codes here. The instances are shared between threads: read them, never change them.
 _active = ProcessCache("icd10")
-post_save.connect(_active.clear_now_and_on_commit, sender=Icd10Code, dispatch_uid="countycare.records.icd10.saved")
-post_delete.connect(_active.clear_now_and_on_commit, sender=Icd10Code,
-                    dispatch_uid="countycare.records.icd10.deleted")
+_active.follow(Icd10Code)
 
 
 def active_codes(codes: Iterable[str]) -> dict[str, Icd10Code]:
