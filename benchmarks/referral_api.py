@@ -24,7 +24,9 @@ processes, PostgreSQL's, the clients'), the load average before and after, and w
 `--timeline` the same second by second, warm-up included.
 
 Target (issue #3): at least 200 operations per second with 20 concurrent clients, p95 under 100 ms, on a
-2-core machine. Figures, their history and what limits them: docs/api.md, "Speed".
+2-core machine. Figures, their history and what limits them: docs/api.md, "Speed". These machines' speed drifts
+by more than a change is worth between runs minutes apart: to compare two builds, `referral_cpu.py --against`
+runs them side by side.
 """
 
 from __future__ import annotations
