@@ -45,6 +45,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pgdatabase import database_exists, recreate_database, vacuum
 
@@ -131,6 +132,18 @@ def prepare(args: argparse.Namespace) -> Cast:
     return Cast(senders, receivers, str(lead.uuid), slots)
 
 
+def referral_body(resident: str, lead: str) -> dict:
+    """What every benchmark sends: an up-referral of a resident of the sender's clinic to the lead hospital."""
+    return {"resident": resident, "kind": "up", "to_organization": lead, "reason": "胸痛2小时，心电图ST段抬高",
+            "diagnoses": [{"code": "I21", "primary": True}]}
+
+
+def post_in_process(client: Any, path: str, body: dict, bearer: str, **headers: str) -> Any:
+    """POST a JSON body through Django's test client (`client`) with a bearer token."""
+    return client.post(path, json.dumps(body), content_type="application/json",
+                       headers={"Authorization": f"Bearer {bearer}", **headers})
+
+
 def count_statements(cast: Cast) -> tuple[int, int]:
     """SQL statements of one create and one accept, token check to commit, through Django's test client in this
     process (the same code path as the server's, less the HTTP parsing)."""
@@ -140,19 +153,15 @@ def count_statements(cast: Cast) -> tuple[int, int]:
 
     client = Client()
     token, residents = cast.senders[0]
-    headers = {"Authorization": f"Bearer {token}"}
-    body = {"resident": residents[0], "kind": "up", "to_organization": cast.lead, "reason": "胸痛2小时",
-            "diagnoses": [{"code": "I21", "primary": True}]}
     counts = []
     for _ in range(2):  # the first use of a token records it: count the second
         with CaptureQueriesContext(connection) as created:
-            response = client.post("/api/referrals", json.dumps(body), content_type="application/json",
-                                   headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+            response = post_in_process(client, "/api/referrals", referral_body(residents[0], cast.lead), token,
+                                       **{"Idempotency-Key": str(uuid.uuid4())})
         assert response.status_code == 201, response.content
         with CaptureQueriesContext(connection) as accepted:
-            response = client.post(f"/api/referrals/{response.json()['uuid']}/accept",
-                                   json.dumps({"version": 1, "slot": cast.slots[0]}), content_type="application/json",
-                                   headers={"Authorization": f"Bearer {cast.receivers[0]}"})
+            response = post_in_process(client, f"/api/referrals/{response.json()['uuid']}/accept",
+                                       {"version": 1, "slot": cast.slots[0]}, cast.receivers[0])
         assert response.status_code == 200, response.content
         counts = [len(created.captured_queries), len(accepted.captured_queries)]
     return counts[0], counts[1]
@@ -185,24 +194,28 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def process_cpu(stat: Path) -> tuple[str, int, float]:
+    """A process's name, process group and CPU seconds (user + system) so far, from its /proc/<pid>/stat."""
+    comm, rest = stat.read_text().rsplit(")", 1)
+    fields = rest.split()
+    return comm.split("(", 1)[1], int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(server_group: int) -> dict[str, float]:
     """CPU time used so far by the server's processes (its process group), by PostgreSQL's and by this one
     (the clients), from /proc. Per operation, these say how fast the machine is: the same code took a third more
     on one machine of this kind than on another (docs/api.md, "Speed")."""
-    tick = os.sysconf("SC_CLK_TCK")
     used = {"server": 0.0, "postgresql": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            comm, rest = (entry / "stat").read_text().rsplit(")", 1)
+            comm, group, seconds = process_cpu(entry / "stat")
         except OSError:  # ended meanwhile
             continue
-        fields = rest.split()
-        seconds = (int(fields[11]) + int(fields[12])) / tick
-        if int(fields[2]) == server_group:
+        if group == server_group:
             used["server"] += seconds
-        elif comm.endswith("(postgres"):
+        elif comm == "postgres":
             used["postgresql"] += seconds
     mine = os.times()
     used["clients"] = mine.user + mine.system
@@ -261,9 +274,8 @@ def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: f
 
     while time.perf_counter() < stop:
         n += 1
-        body = {"resident": residents[n % len(residents)], "kind": "up", "to_organization": cast.lead,
-                "reason": "胸痛2小时，心电图ST段抬高", "diagnoses": [{"code": "I21", "primary": True}]}
-        made = timed("create", 201, "POST", "/api/referrals", body, token, {"Idempotency-Key": str(uuid.uuid4())})
+        made = timed("create", 201, "POST", "/api/referrals", referral_body(residents[n % len(residents)], cast.lead),
+                     token, {"Idempotency-Key": str(uuid.uuid4())})
         if made is None or time.perf_counter() >= stop:
             continue
         referral = json.loads(made)["uuid"]

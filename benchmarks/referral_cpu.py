@@ -46,15 +46,13 @@ def measure(args: argparse.Namespace) -> None:
 
     def pair(i: int) -> None:
         token, residents = cast.senders[i % len(cast.senders)]
-        body = {"resident": residents[i % len(residents)], "kind": "up", "to_organization": cast.lead,
-                "reason": "胸痛2小时", "diagnoses": [{"code": "I21", "primary": True}]}
-        created = client.post("/api/referrals", json.dumps(body), content_type="application/json",
-                              headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
+        created = referral_api.post_in_process(
+            client, "/api/referrals", referral_api.referral_body(residents[i % len(residents)], cast.lead), token,
+            **{"Idempotency-Key": str(uuid.uuid4())})
         assert created.status_code == 201, created.content
-        accepted = client.post(f"/api/referrals/{created.json()['uuid']}/accept",
-                               json.dumps({"version": 1, "slot": cast.slots[i % len(cast.slots)]}),
-                               content_type="application/json",
-                               headers={"Authorization": f"Bearer {cast.receivers[i % len(cast.receivers)]}"})
+        accepted = referral_api.post_in_process(
+            client, f"/api/referrals/{created.json()['uuid']}/accept",
+            {"version": 1, "slot": cast.slots[i % len(cast.slots)]}, cast.receivers[i % len(cast.receivers)])
         assert accepted.status_code == 200, accepted.content
 
     with connection.cursor() as cursor:
@@ -62,8 +60,7 @@ def measure(args: argparse.Namespace) -> None:
         stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
 
     def session_cpu() -> float:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return referral_api.process_cpu(stat)[2]
 
     for i in range(100):  # statements prepared, caches warm
         pair(i)
