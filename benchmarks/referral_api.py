@@ -14,14 +14,24 @@ Then gunicorn serves the project with its production settings (`countycare.gunic
 processes × 7 threads; --workers/--threads override) and `--clients` threads, each with its own keep-alive
 connection, repeat: POST /api/referrals (an up-referral of a resident of the sender's clinic to the lead
 hospital, with an Idempotency-Key), then POST /api/referrals/{uuid}/accept booking a slot. Each request is one
-operation. With `--rate` the clients together offer that many operations per second, each client paced, from
-the start of the warm-up; only answers after it count, and latency is measured from the scheduled start, so a
-server that falls behind is charged for the wait. `--rate 0` sends as fast as the server answers (closed loop:
-the throughput ceiling, where latency is just 20 clients queueing). Prints operations per second and
-p50/p95/p99/max latency for create and accept, the SQL statements of one create and one accept (counted in this
-process through Django's test client before the run), the CPU each side used per operation (the server's
-processes, PostgreSQL's, the clients'), the load average before and after, and with
-`--timeline` the same second by second, warm-up included.
+operation. With `--rate` the clients together offer that many operations per second, each client paced, and
+latency is measured from each request's scheduled start, so a server that falls behind is charged for the wait.
+`--rate 0` sends as fast as the server answers (closed loop: the throughput ceiling, where latency is just 20
+clients queueing).
+
+The server starts cold (every thread opens its database session; statements are prepared after their fifth run
+on a connection), and its first seconds fall behind: the warm-up sends at the offered rate for `--warm-up`
+seconds, every client finishes the request it has out, and the measured run then starts for all clients at once
+on a fresh schedule, so the cold start's lateness is not carried into it (it is printed on its own). Until a
+session on 2026-12-07 the schedule ran on from the warm-up into the measured run: after a heavy cold start (a
+closed-loop run just before, load average 7) the server was still draining the warm-up's backlog 23 s into a
+300-s run, and those seconds made that run's p95 0.86 s; in the 276 seconds after them the median second's
+p95 was 25 ms (21 seconds above 100 ms).
+
+Prints operations per second and p50/p95/p99/max latency for create and accept, the warm-up's own figures, the
+SQL statements of one create and one accept (counted in this process through Django's test client before the
+run), the CPU each side used per operation (the server's processes, PostgreSQL's, the clients'), the load
+average before and after, and with `--timeline` the same second by second, warm-up included.
 
 Target (issue #3): at least 200 operations per second with 20 concurrent clients, p95 under 100 ms, on a
 2-core machine. Figures, their history and what limits them: docs/api.md, "Speed". These machines' speed drifts
@@ -202,9 +212,9 @@ def process_cpu(stat: Path) -> tuple[str, int, float]:
 
 
 def cpu_seconds(server_group: int) -> dict[str, float]:
-    """CPU time used so far by the server's processes (its process group), by PostgreSQL's and by this one
-    (the clients), from /proc. Per operation, these say how fast the machine is: the same code took a third more
-    on one machine of this kind than on another (docs/api.md, "Speed")."""
+    """CPU time used so far by the server's processes (its process group; also each by its pid, "pid 123"), by
+    PostgreSQL's and by this one (the clients), from /proc. Per operation, these say how fast the machine is: the
+    same code took a third more on one machine of this kind than on another (docs/api.md, "Speed")."""
     used = {"server": 0.0, "postgresql": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -215,6 +225,7 @@ def cpu_seconds(server_group: int) -> dict[str, float]:
             continue
         if group == server_group:
             used["server"] += seconds
+            used[f"pid {entry.name}"] = seconds
         elif comm == "postgres":
             used["postgresql"] += seconds
     mine = os.times()
@@ -242,14 +253,36 @@ class Results:
                 self.errors[key] = self.errors.get(key, 0) + 1
 
 
-def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: float, stop: float,
-           results: Results) -> None:
+@dataclass
+class Phases:
+    """The warm-up, then the measured run. The warm-up ends at `warm_end`; every client finishes the request it
+    has out, and the measured run starts when all have (`barrier`) with a fresh schedule from `start`, so a cold
+    start's lateness is not carried into it. A server that cannot keep the offered rate falls behind again in
+    the measured run, and is charged for it there."""
+
+    warm_up_start: float
+    warm_end: float
+    seconds: float
+    parties: int  # the clients and the thread that measures the CPU
+    start: float = 0.0  # set when every client has finished its warm-up
+    barrier: threading.Barrier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.barrier = threading.Barrier(self.parties, action=self._begin)
+
+    def _begin(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def stop(self) -> float:
+        return self.start + self.seconds
+
+
+def client(index: int, args: argparse.Namespace, cast: Cast, port: int, phases: Phases, results: Results) -> None:
     token, residents = cast.senders[index % len(cast.senders)]
     receiver = cast.receivers[index % len(cast.receivers)]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     interval = args.clients / args.rate if args.rate else 0.0
-    # paced clients send from the start of the warm-up at the offered rate: only answers after `start` count
-    next_at = start - args.warm_up + index * interval / args.clients
     n = 0
 
     def call(method: str, path: str, body: dict, bearer: str, extra: dict | None = None) -> tuple[int, bytes]:
@@ -258,7 +291,7 @@ def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: f
         response = conn.getresponse()
         return response.status, response.read()
 
-    def timed(kind: str, expected: int, *request: object) -> bytes | None:
+    def timed(kind: str, expected: int, measured: bool, *request: object) -> bytes | None:
         nonlocal next_at
         if interval:
             wait = next_at - time.perf_counter()
@@ -269,18 +302,28 @@ def client(index: int, args: argparse.Namespace, cast: Cast, port: int, start: f
         else:
             began = time.perf_counter()
         status, payload = call(*request)  # type: ignore[arg-type]
-        results.add(kind, time.perf_counter() - began, status, expected, counted=time.perf_counter() >= start)
+        results.add(kind, time.perf_counter() - began, status, expected, counted=measured)
         return payload if status == expected else None
 
-    while time.perf_counter() < stop:
-        n += 1
-        made = timed("create", 201, "POST", "/api/referrals", referral_body(residents[n % len(residents)], cast.lead),
-                     token, {"Idempotency-Key": str(uuid.uuid4())})
-        if made is None or time.perf_counter() >= stop:
-            continue
-        referral = json.loads(made)["uuid"]
-        timed("accept", 200, "POST", f"/api/referrals/{referral}/accept",
-              {"version": 1, "slot": cast.slots[(n * args.clients + index) % len(cast.slots)]}, receiver)
+    def run(until: float, measured: bool) -> None:
+        nonlocal n
+        while time.perf_counter() < until:
+            n += 1
+            made = timed("create", 201, measured, "POST", "/api/referrals",
+                         referral_body(residents[n % len(residents)], cast.lead), token,
+                         {"Idempotency-Key": str(uuid.uuid4())})
+            if made is None or time.perf_counter() >= until:
+                continue
+            referral = json.loads(made)["uuid"]
+            timed("accept", 200, measured, "POST", f"/api/referrals/{referral}/accept",
+                  {"version": 1, "slot": cast.slots[(n * args.clients + index) % len(cast.slots)]}, receiver)
+
+    # paced clients are spread evenly over the interval, in both phases
+    next_at = phases.warm_up_start + index * interval / args.clients
+    run(phases.warm_end, measured=False)
+    phases.barrier.wait()
+    next_at = phases.start + index * interval / args.clients
+    run(phases.stop, measured=True)
     conn.close()
 
 
@@ -322,16 +365,17 @@ def main() -> None:
     server = start_server(args, args.port)
     try:
         results = Results()
-        start = time.perf_counter() + args.warm_up
-        stop = start + args.seconds
-        threads = [threading.Thread(target=client, args=(i, args, cast, args.port, start, stop, results))
+        now = time.perf_counter()
+        phases = Phases(warm_up_start=now, warm_end=now + args.warm_up, seconds=args.seconds,
+                        parties=args.clients + 1)
+        threads = [threading.Thread(target=client, args=(i, args, cast, args.port, phases, results))
                    for i in range(args.clients)]
         for thread in threads:
             thread.start()
-        time.sleep(max(0.0, start - time.perf_counter()))
+        phases.barrier.wait()  # every client has finished its warm-up: the measured run starts
         cpu_start = cpu_seconds(server.pid)
-        time.sleep(max(0.0, stop - time.perf_counter()))
-        cpu_used = {k: v - cpu_start[k] for k, v in cpu_seconds(server.pid).items()}
+        time.sleep(max(0.0, phases.stop - time.perf_counter()))
+        cpu_used = {k: v - cpu_start.get(k, 0.0) for k, v in cpu_seconds(server.pid).items()}
         for thread in threads:
             thread.join()
     finally:
@@ -353,20 +397,31 @@ def main() -> None:
         print(f"{kind:<10}{len(values):>8}{percentile(values, 0.5):>9.1f}{percentile(values, 0.95):>9.1f}"
               f"{percentile(values, 0.99):>9.1f}{max(values, default=float('nan')):>9.1f}")
     print(f"errors: {results.errors or 'none'}")
+    warm = [latency * 1000 for at, latency in results.finished if at < phases.start]
+    print(f"warm-up (the server started cold; not counted): {len(warm):,} operations, p95 "
+          f"{percentile(warm, 0.95):.0f} ms, max {max(warm, default=float('nan')):.0f} ms; its last answers came "
+          f"{phases.start - phases.warm_end:.2f} s after its end")
     if args.timeline:
-        print("second  ops  p50 ms  p95 ms  max ms")
-        by_second: dict[int, list[float]] = {}
+        print("second  ops  p50 ms  p95 ms  max ms   (negative: the warm-up; 'end': its last answers)")
+        by_second: dict[int | str, list[float]] = {}
         for at, latency in results.finished:
-            by_second.setdefault(math.floor(at - start), []).append(latency * 1000)
-        for second in range(-int(args.warm_up), int(args.seconds)):
+            second = (math.floor(at - phases.start) if at >= phases.start
+                      else math.floor(at - phases.warm_end) if at < phases.warm_end else "end")
+            by_second.setdefault(second, []).append(latency * 1000)
+        for second in [*range(-int(args.warm_up), 0), "end", *range(int(args.seconds))]:
             window = by_second.get(second, [])
             print(f"{second:>6}{len(window):>5}{percentile(window, 0.5):>8.1f}{percentile(window, 0.95):>8.1f}"
                   f"{max(window, default=float('nan')):>8.1f}")
     print(f"SQL statements (in-process, one of each): create {create_statements}, accept {accept_statements}")
-    answered = sum(1 for at, _ in results.finished if 0 <= at - start < args.seconds) or 1
+    answered = sum(1 for at, _ in results.finished if 0 <= at - phases.start < args.seconds) or 1
+    workers = sorted((seconds for name, seconds in cpu_used.items() if name.startswith("pid ")), reverse=True)
     print("CPU per operation while measured: " + ", ".join(
-        f"{name} {seconds / answered * 1000:.2f} ms" for name, seconds in cpu_used.items())
+        f"{name} {cpu_used[name] / answered * 1000:.2f} ms" for name in ("server", "postgresql", "clients"))
         + f" (of {os.cpu_count() * 1000 / max(done / args.seconds, 1):.2f} ms the CPUs had per operation)")
+    # one process serves its connections on one GIL: a share far above 1/workers is a process that falls behind
+    print("the server's CPU by process (the gunicorn master and its workers): " + " / ".join(
+        f"{100 * seconds / (cpu_used['server'] or 1):.0f} %" for seconds in workers)
+        + f"; the busiest used {100 * workers[0] / args.seconds:.0f} % of a core" if workers else "")
     print("load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(*load_before,
                                                                                        *os.getloadavg()))
     print(f"the written tables were vacuumed before the run; autovacuum is {'on' if autovacuum else 'OFF'}")
