@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from .compiled import CompiledLookup
+from .compiled import CompiledLookup, insert
 from .errors import Conflict, InvalidInput
 from .models import IdempotencyRecord
 
@@ -61,10 +61,10 @@ def store(user_id: int, key: str | None, method: str, path: str, body: bytes, re
         return
     try:
         with transaction.atomic(savepoint=False):
-            IdempotencyRecord.objects.create(
+            insert(IdempotencyRecord(
                 user_id=user_id, key=key, method=method, path=path, request_hash=_request_hash(method, path, body),
                 status=response.status, headers=response.headers, body=response.body,
-            )
+            ))
     except IntegrityError:
         # a concurrent retry with the same key got there first: this write must not land twice
         raise Conflict(

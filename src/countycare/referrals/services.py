@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from countycare.core import audit, nationalid, policy
+from countycare.core import audit, compiled, nationalid, policy
 from countycare.core.codes import BRANCH_TYPES, GRASSROOTS_TYPES, Level, OrganizationType, Role
 from countycare.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from countycare.records import icd10
@@ -367,7 +367,7 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
     due_at = now + dt.timedelta(days=int(numbers["referral_expiry_days"]))
     access_days = int(numbers["referral_record_access_days"])
     with transaction.atomic():
-        referral = Referral.objects.create(
+        referral = compiled.insert(Referral(
             community_id=community_id, resident=resident, kind=kind, urgent=urgent, from_organization=sender,
             from_department=from_department,
             # a partner's return is recorded by the receiving side: the recorder is not the referring doctor
@@ -375,7 +375,7 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
             to_organization=receiver, to_department=department, to_practitioner=practitioner,
             source_encounter=source, reason=reason, clinical_summary=summary, diagnoses=diagnoses,
             requested_at=now, due_at=due_at, slip_number=slip, created_by=user,
-        )
+        ))
         changes: dict[str, Any] = {}
         note = ""
         if kind == ReferralKind.OUT_OF_COUNTY and not slip:
@@ -390,11 +390,11 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
             Referral.objects.filter(pk=referral.pk).update(**changes)
             for name, value in changes.items():
                 setattr(referral, name, value)
-        CareAccess.objects.create(
+        compiled.insert(CareAccess(
             community_id=community_id, resident=resident, organization=receiver, practitioner=practitioner,
             reason=AccessReason.REFERRAL, referral=referral, starts_at=now,
             ends_at=now + dt.timedelta(days=access_days),
-        )
+        ))
         if plan is not None:
             CarePlan.objects.create(community_id=community_id, referral=referral, resident=resident,
                                                 diagnoses=diagnoses, **plan)
@@ -405,9 +405,9 @@ def create_referral(*, user: Any, resident: Resident, data: dict[str, Any], chan
             )
         else:
             referral._state.fields_cache["care_plan"] = None  # known to have none: no query to find out
-        ReferralEvent.objects.create(referral=referral, at=now, action="create", to_status=referral.status,
-                                     reason=note, user=user, username=user.get_username(),
-                                     organization=user.organization)
+        compiled.insert(ReferralEvent(referral=referral, at=now, action="create", to_status=referral.status,
+                                      reason=note, user=user, username=user.get_username(),
+                                      organization=user.organization))
         if within is not None:
             within(referral)
         # last: the audit append serialises writers until the commit, so nothing else follows it
@@ -449,8 +449,9 @@ def _reserve_bed(referral: Referral, *, user: Any, now: dt.datetime) -> Booking 
     for slot in beds.order_by("starts_at", "id")[:10]:
         from_reserve = _take_place(slot, for_referral=is_family_doctor_referral(referral), now=now)
         if from_reserve is not None:
-            return Booking.objects.create(community_id=slot.community_id, slot=slot, resident_id=referral.resident_id,
-                                          from_reserve=from_reserve, booked_at=now, booked_by=user)
+            return compiled.insert(Booking(community_id=slot.community_id, slot=slot,
+                                           resident_id=referral.resident_id, from_reserve=from_reserve,
+                                           booked_at=now, booked_by=user))
     return None
 
 
@@ -511,14 +512,14 @@ def transition(*, user: Any, referral: Referral, action: str, expected_version: 
                                    STAMP[step.target]: now}
         if reason:
             changes["status_reason"] = reason
-        won = Referral.objects.filter(pk=referral.pk, version=expected_version, status__in=step.sources).update(
-            **changes)
+        won = _status_update(step, with_reason=bool(reason)).run(referral.pk, expected_version, now,
+                                                                  *([reason] if reason else []))
         if not won:
             raise _lost(referral, step, expected_version)
         # before the booking: a slot's row stays locked from its booking to the commit, keep that short
-        ReferralEvent.objects.create(referral=referral, at=now, action=action, from_status=from_status,
-                                     to_status=step.target, reason=reason, user=user, username=user.get_username(),
-                                     organization=user.organization)
+        compiled.insert(ReferralEvent(referral=referral, at=now, action=action, from_status=from_status,
+                                      to_status=step.target, reason=reason, user=user,
+                                      username=user.get_username(), organization=user.organization))
         links: dict[str, Any] = {}
         if slot is not None:
             links["booking"] = _book(slot, referral.resident_id, user=user, now=now,
@@ -532,7 +533,7 @@ def transition(*, user: Any, referral: Referral, action: str, expected_version: 
         if step.target == ReferralStatus.ARRIVED and referral.kind != ReferralKind.OUT_OF_COUNTY:
             links["arrival_encounter"] = _record_arrival(user, referral, now, channel)
         if links:
-            Referral.objects.filter(pk=referral.pk).update(**links)
+            _link_update(*links).run(referral.pk, *(linked.pk for linked in links.values()))
         audit.record(
             audit.Actor.of(user, channel), action, "Referral", referral.uuid, resident_id=referral.resident.uuid,
             reason=reason, detail={"from": from_status, "to": step.target, "version": expected_version + 1,
@@ -543,6 +544,36 @@ def transition(*, user: Any, referral: Referral, action: str, expected_version: 
             setattr(referral, name, value)
     referral.version = expected_version + 1
     return referral
+
+
+# The UPDATEs of a transition, their SQL compiled once per shape (core.compiled)
+_STATUS_UPDATES: dict[tuple[str, bool], compiled.CompiledUpdate] = {}
+_LINK_UPDATES: dict[tuple[str, ...], compiled.CompiledUpdate] = {}
+
+
+def _status_update(step: workflow.Transition, *, with_reason: bool) -> compiled.CompiledUpdate:
+    """`run(pk, expected_version, now[, reason])`: the status change if the version and status are as read."""
+    key = (step.action, with_reason)
+    if key not in _STATUS_UPDATES:
+        field = Referral._meta.get_field
+
+        def build(pk: int, version: int, now: dt.datetime, reason: str = "") -> tuple[Any, dict[str, Any]]:
+            changes = {"status": step.target, "version": F("version") + 1, "updated_at": now,
+                       STAMP[step.target]: now, **({"status_reason": reason} if with_reason else {})}
+            return Referral.objects.filter(pk=pk, version=version, status__in=step.sources), changes
+
+        _STATUS_UPDATES[key] = compiled.CompiledUpdate(
+            build, field("id"), field("version"), field("updated_at"), *([field("status_reason")] * with_reason))
+    return _STATUS_UPDATES[key]
+
+
+def _link_update(*names: str) -> compiled.CompiledUpdate:
+    """`run(pk, *ids)`: point the referral at what the transition made (its booking, its arrival encounter)."""
+    if names not in _LINK_UPDATES:
+        _LINK_UPDATES[names] = compiled.CompiledUpdate(
+            lambda pk, *ids: (Referral.objects.filter(pk=pk), dict(zip(names, ids, strict=True))),
+            Referral._meta.get_field("id"), *(Referral._meta.get_field(name) for name in names))
+    return _LINK_UPDATES[names]
 
 
 def _lost(referral: Referral, step: workflow.Transition, expected_version: int) -> Conflict:
@@ -727,25 +758,38 @@ def _take_place(slot: Slot, *, for_referral: bool, now: dt.datetime, release_hou
     """Take one place with a conditional UPDATE and say which pool it came from (True: reserved, False:
     general), or None when there is none. Referrals take the reserved pool first; others only the general
     pool (capacity − reserved) until the reserve is released."""
-    room = Q(booked_general__lt=F("capacity") - F("booked_reserved"))
-    if for_referral and Slot.objects.filter(room, pk=slot.pk, booked_reserved__lt=F("reserved")).update(
-            booked_reserved=F("booked_reserved") + 1):
+    if for_referral and _TAKE_RESERVED.run(slot.pk):
         return True
     if release_hours is None:  # read only when the general pool is needed: most referrals stop at the reserve
         release_hours = int(policy.get("reserved_slot_release_hours", slot.community_id))
-    general = room if reserve_released(slot, now, release_hours) else Q(
-        booked_general__lt=F("capacity") - F("reserved"))
-    if Slot.objects.filter(general, pk=slot.pk).update(booked_general=F("booked_general") + 1):
+    if (_TAKE_ANY if reserve_released(slot, now, release_hours) else _TAKE_GENERAL).run(slot.pk):
         return False
     return None
+
+
+# A place taken: the three conditional UPDATEs of _take_place, compiled once (core.compiled). A free place is
+# one of capacity − booked_reserved not yet booked from the general pool; the general pool alone is
+# capacity − reserved.
+_FREE = Q(booked_general__lt=F("capacity") - F("booked_reserved"))
+_TAKE_RESERVED = compiled.CompiledUpdate(
+    lambda pk: (Slot.objects.filter(_FREE, pk=pk, booked_reserved__lt=F("reserved")),
+                {"booked_reserved": F("booked_reserved") + 1}),
+    Slot._meta.get_field("id"))
+_TAKE_ANY = compiled.CompiledUpdate(  # the reserve released: any free place
+    lambda pk: (Slot.objects.filter(_FREE, pk=pk), {"booked_general": F("booked_general") + 1}),
+    Slot._meta.get_field("id"))
+_TAKE_GENERAL = compiled.CompiledUpdate(
+    lambda pk: (Slot.objects.filter(booked_general__lt=F("capacity") - F("reserved"), pk=pk),
+                {"booked_general": F("booked_general") + 1}),
+    Slot._meta.get_field("id"))
 
 
 def _book(slot: Slot, resident_id: int, *, user: Any, now: dt.datetime, for_referral: bool) -> Booking:
     from_reserve = _take_place(slot, for_referral=for_referral, now=now)
     if from_reserve is None:
         raise Conflict("该号源已约满，请选择其他号源 (the slot is full; choose another)", field="slot")
-    return Booking.objects.create(community_id=slot.community_id, slot=slot, resident_id=resident_id,
-                                  from_reserve=from_reserve, booked_at=now, booked_by=user)
+    return compiled.insert(Booking(community_id=slot.community_id, slot=slot, resident_id=resident_id,
+                                   from_reserve=from_reserve, booked_at=now, booked_by=user))
 
 
 def book_slot(*, user: Any, slot: Slot, resident: Resident, for_referral: bool, channel: str) -> Booking:
