@@ -23,13 +23,18 @@ filters).
 
 `CompiledUpdate` does the same for a conditional UPDATE of fixed shape (the referral's status change, a slot's
 place taken): `build(*values)` returns the QuerySet and the `update()` arguments. Its constants (an `__in` list
-of statuses, the 1 of `F("booked") + 1`) stay as compiled; a value passed must fill a parameter of its own.
+of statuses, the 1 of `F("booked") + 1`) stay as compiled; a value passed must fill a parameter of its own, and a
+string that still carries a stand-in after Django changed it (`__startswith`) is refused.
 
 `insert(obj)` does the same for a new row: `obj.save(force_insert=True)` with the model's INSERT compiled once per
-process. On the referral API's hot path Django compiled each INSERT anew (its columns, placeholders and RETURNING
-clause: about a quarter of a create's CPU went to the six `objects.create()` of a create and an accept). The
-values are prepared by each field as `save()` prepares them (`pre_save`, `get_db_prep_save`); a model with
-`pre_save`/`post_save` receivers, parents or ordering, or a value that is an expression, goes through `save()`.
+process. The values are prepared by each field as `save()` prepares them (`pre_save`, `get_db_prep_save`); a
+model with `pre_save`/`post_save` receivers, parents or ordering, or a value that is an expression, goes through
+`save()`.
+
+Why: in a profile of the referral API's create + accept pairs (in process, CPU time), a quarter of the Python
+CPU was in the pair's six `objects.create()` and an eighth in its three `update()`s, most of it compiling SQL that
+never changes. With both compiled the pair's Python CPU fell by 22 % (8.04 → 6.23 ms, `benchmarks/referral_cpu.py`
+side by side with the build before; docs/api.md, "Speed").
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Field, Model
 from django.db.models.query import get_related_populators
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery, UpdateQuery
@@ -82,15 +87,22 @@ def _stand_in(field: Field, n: int) -> Any:
     raise TypeError(f"CompiledLookup: no stand-in value for a {kind}")
 
 
-class CompiledLookup:
-    """`build(*values)` returns the QuerySet; `fields[i]` is the model field `values[i]` is compared with (it
-    decides how the value is prepared for the database)."""
+class _Compiled:
+    """A statement built by `build(*values)`, compiled once per database; `fields[i]` is the model field
+    `values[i]` is compared with or stored in (it decides how the value is prepared for the database)."""
 
-    def __init__(self, build: Callable[..., QuerySet[Any]], *fields: Field) -> None:
+    def __init__(self, build: Callable[..., Any], *fields: Field) -> None:
         self.build = build
         self.fields = fields
-        self._plans: dict[tuple[str, str], _Plan] = {}
+        self._plans: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+
+    def _prepare(self, n: int, value: Any, connection: Any) -> Any:
+        return self.fields[n].get_db_prep_value(value, connection, prepared=False)
+
+
+class CompiledLookup(_Compiled):
+    """`build(*values)` returns the QuerySet; `fields[i]` is the model field `values[i]` is compared with."""
 
     def _plan(self, alias: str) -> _Plan:
         connection = connections[alias]
@@ -131,9 +143,6 @@ class CompiledLookup:
             self._plans[key] = plan
             return plan
 
-    def _prepare(self, n: int, value: Any, connection: Any) -> Any:
-        return self.fields[n].get_db_prep_value(value, connection, prepared=False)
-
     def get(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> Any:
         """The first row's object (with its select_related relations), or None. A None value finds nothing (the
         QuerySet would have asked `IS NULL`; these lookups are by keys that are never null)."""
@@ -167,7 +176,7 @@ class _UpdatePlan:
     params: tuple[tuple[bool, Any], ...]
 
 
-class CompiledUpdate(CompiledLookup):
+class CompiledUpdate(_Compiled):
     """`build(*values)` returns `(queryset, update_kwargs)`; `fields[i]` is the model field `values[i]` is
     compared with or stored in. `run(*values)` returns the number of rows updated, as `update()` does."""
 
@@ -176,7 +185,7 @@ class CompiledUpdate(CompiledLookup):
         key = (alias, connection.vendor)
         plan = self._plans.get(key)
         if plan is not None:
-            return plan  # type: ignore[return-value]
+            return plan
         with self._lock:
             stand_ins = [_stand_in(field, n) for n, field in enumerate(self.fields)]
             qs, changes = self.build(*stand_ins)
@@ -202,7 +211,7 @@ class CompiledUpdate(CompiledLookup):
             if {n for bound, n in slots if bound} != set(range(len(self.fields))):
                 raise ValueError("CompiledUpdate: a value passed fills no query parameter")
             plan = _UpdatePlan(sql, tuple(slots))
-            self._plans[key] = plan  # type: ignore[assignment]
+            self._plans[key] = plan
             return plan
 
     def run(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> int:
@@ -269,7 +278,7 @@ def insert(obj: Model, using: str = DEFAULT_DB_ALIAS) -> Model:
         return obj
     connection = connections[using]
     params = [field.get_db_prep_save(value, connection) for field, value in zip(plan.fields, values, strict=True)]
-    with connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:  # as save() does
         cursor.execute(plan.sql, params)
         if plan.returning:
             row = connection.ops.fetch_returned_insert_columns(cursor, plan.returning_params)
