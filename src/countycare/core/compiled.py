@@ -66,6 +66,9 @@ class _Plan:
     populators: tuple[Any, ...]
 
 
+STAND_IN_MARK = "compiled-lookup-stand-in"
+
+
 def _stand_in(field: Field, n: int) -> Any:
     """A value of the field's type that no real call passes and that differs for each position `n`."""
     kind = field.get_internal_type()
@@ -83,7 +86,7 @@ def _stand_in(field: Field, n: int) -> Any:
     if kind in {"BigAutoField", "AutoField", "BigIntegerField", "IntegerField", "ForeignKey"}:
         return -987_654_000 - n
     if kind in {"CharField", "TextField"}:
-        return f"\x1fcompiled-lookup-stand-in-{n}\x1f"
+        return f"\x1f{STAND_IN_MARK}-{n}\x1f"
     raise TypeError(f"CompiledLookup: no stand-in value for a {kind}")
 
 
@@ -100,48 +103,58 @@ class _Compiled:
     def _prepare(self, n: int, value: Any, connection: Any) -> Any:
         return self.fields[n].get_db_prep_value(value, connection, prepared=False)
 
+    def _cached(self, alias: str, compile_plan: Callable[[str, list[Any], list[Any]], Any]) -> Any:
+        """This database's plan, made on first use by `compile_plan(alias, stand_ins, prepared_stand_ins)`."""
+        connection = connections[alias]
+        key = (alias, connection.vendor)
+        plan = self._plans.get(key)
+        if plan is None:
+            with self._lock:
+                stand_ins = [_stand_in(field, n) for n, field in enumerate(self.fields)]
+                prepared = [self._prepare(n, value, connection) for n, value in enumerate(stand_ins)]
+                plan = self._plans[key] = compile_plan(alias, stand_ins, prepared)
+        return plan
+
+    @staticmethod
+    def _filled_by(param: Any, prepared: list[Any]) -> list[int]:
+        """Which values' stand-ins a compiled query parameter is."""
+        return [n for n, value in enumerate(prepared) if value == param and type(value) is type(param)]
+
 
 class CompiledLookup(_Compiled):
     """`build(*values)` returns the QuerySet; `fields[i]` is the model field `values[i]` is compared with."""
 
     def _plan(self, alias: str) -> _Plan:
-        connection = connections[alias]
-        key = (alias, connection.vendor)
-        plan = self._plans.get(key)
-        if plan is not None:
-            return plan
-        with self._lock:
-            stand_ins = [_stand_in(field, n) for n, field in enumerate(self.fields)]
-            qs = self.build(*stand_ins)
-            compiler = qs.query.get_compiler(using=alias)
-            sql, params = compiler.as_sql()
-            prepared = [self._prepare(n, value, connection) for n, value in enumerate(stand_ins)]
-            slots = []
-            for param in params:
-                matches = [n for n, value in enumerate(prepared) if value == param and type(value) is type(param)]
-                if len(matches) != 1:
-                    raise ValueError(f"CompiledLookup: the query parameter {param!r} is none of the values passed")
-                slots.append(matches[0])
-            if set(slots) != set(range(len(self.fields))):
-                raise ValueError("CompiledLookup: a value passed fills no query parameter")
-            select, klass_info = compiler.select, compiler.klass_info
-            if compiler.annotation_col_map or qs._known_related_objects or qs._prefetch_related_lookups:
-                raise ValueError("CompiledLookup: annotations, known related objects and prefetches are not kept")
-            columns = [s[0] for s in select[:compiler.col_count]]
-            fields = klass_info["select_fields"]
-            plan = _Plan(
-                sql=sql,
-                slots=tuple(slots),
-                model=klass_info["model"],
-                start=fields[0],
-                end=fields[-1] + 1,
-                init_list=tuple(s[0].target.attname for s in select[fields[0]:fields[-1] + 1]),
-                converters=tuple((pos, tuple(convs), expression)
-                                 for pos, (convs, expression) in compiler.get_converters(columns).items()),
-                populators=tuple(get_related_populators(klass_info, select, alias)),
-            )
-            self._plans[key] = plan
-            return plan
+        return self._cached(alias, self._compile)
+
+    def _compile(self, alias: str, stand_ins: list[Any], prepared: list[Any]) -> _Plan:
+        qs = self.build(*stand_ins)
+        compiler = qs.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        slots = []
+        for param in params:
+            matches = self._filled_by(param, prepared)
+            if len(matches) != 1:
+                raise ValueError(f"CompiledLookup: the query parameter {param!r} is none of the values passed")
+            slots.append(matches[0])
+        if set(slots) != set(range(len(self.fields))):
+            raise ValueError("CompiledLookup: a value passed fills no query parameter")
+        select, klass_info = compiler.select, compiler.klass_info
+        if compiler.annotation_col_map or qs._known_related_objects or qs._prefetch_related_lookups:
+            raise ValueError("CompiledLookup: annotations, known related objects and prefetches are not kept")
+        columns = [s[0] for s in select[:compiler.col_count]]
+        fields = klass_info["select_fields"]
+        return _Plan(
+            sql=sql,
+            slots=tuple(slots),
+            model=klass_info["model"],
+            start=fields[0],
+            end=fields[-1] + 1,
+            init_list=tuple(s[0].target.attname for s in select[fields[0]:fields[-1] + 1]),
+            converters=tuple((pos, tuple(convs), expression)
+                             for pos, (convs, expression) in compiler.get_converters(columns).items()),
+            populators=tuple(get_related_populators(klass_info, select, alias)),
+        )
 
     def get(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> Any:
         """The first row's object (with its select_related relations), or None. A None value finds nothing (the
@@ -181,38 +194,31 @@ class CompiledUpdate(_Compiled):
     compared with or stored in. `run(*values)` returns the number of rows updated, as `update()` does."""
 
     def _update_plan(self, alias: str) -> _UpdatePlan:
-        connection = connections[alias]
-        key = (alias, connection.vendor)
-        plan = self._plans.get(key)
-        if plan is not None:
-            return plan
-        with self._lock:
-            stand_ins = [_stand_in(field, n) for n, field in enumerate(self.fields)]
-            qs, changes = self.build(*stand_ins)
-            query = qs.query.chain(UpdateQuery)
-            query.add_update_values(changes)
-            query.clear_select_clause()
-            compiler = query.get_compiler(using=alias)
-            sql, params = compiler.as_sql()
-            if query.related_updates or query.count_active_tables() != 1:
-                raise ValueError("CompiledUpdate: an update of one table, by its own columns, only")
-            prepared = [self._prepare(n, value, connection) for n, value in enumerate(stand_ins)]
-            slots: list[tuple[bool, Any]] = []
-            for param in params:
-                matches = [n for n, value in enumerate(prepared) if value == param and type(value) is type(param)]
-                if len(matches) > 1:
-                    raise ValueError(f"CompiledUpdate: the parameter {param!r} matches several values passed")
-                if matches:
-                    slots.append((True, matches[0]))
-                elif isinstance(param, str) and "compiled-lookup-stand-in" in param:
-                    raise ValueError("CompiledUpdate: a value passed was changed on its way into the SQL")
-                else:
-                    slots.append((False, param))
-            if {n for bound, n in slots if bound} != set(range(len(self.fields))):
-                raise ValueError("CompiledUpdate: a value passed fills no query parameter")
-            plan = _UpdatePlan(sql, tuple(slots))
-            self._plans[key] = plan
-            return plan
+        return self._cached(alias, self._compile)
+
+    def _compile(self, alias: str, stand_ins: list[Any], prepared: list[Any]) -> _UpdatePlan:
+        qs, changes = self.build(*stand_ins)
+        query = qs.query.chain(UpdateQuery)
+        query.add_update_values(changes)
+        query.clear_select_clause()
+        compiler = query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        if query.related_updates or query.count_active_tables() != 1:
+            raise ValueError("CompiledUpdate: an update of one table, by its own columns, only")
+        slots: list[tuple[bool, Any]] = []
+        for param in params:
+            matches = self._filled_by(param, prepared)
+            if len(matches) > 1:
+                raise ValueError(f"CompiledUpdate: the parameter {param!r} matches several values passed")
+            if matches:
+                slots.append((True, matches[0]))
+            elif isinstance(param, str) and STAND_IN_MARK in param:
+                raise ValueError("CompiledUpdate: a value passed was changed on its way into the SQL")
+            else:
+                slots.append((False, param))
+        if {n for bound, n in slots if bound} != set(range(len(self.fields))):
+            raise ValueError("CompiledUpdate: a value passed fills no query parameter")
+        return _UpdatePlan(sql, tuple(slots))
 
     def run(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> int:
         """Bind the values and run the UPDATE (a None compares as `= NULL`, never true: pass keys)."""
