@@ -372,7 +372,8 @@ def main() -> None:
                    for i in range(args.clients)]
         for thread in threads:
             thread.start()
-        phases.barrier.wait()  # every client has finished its warm-up: the measured run starts
+        # every client has finished its warm-up: the measured run starts (a client that died breaks the wait)
+        phases.barrier.wait(timeout=args.warm_up + 120)
         cpu_start = cpu_seconds(server.pid)
         time.sleep(max(0.0, phases.stop - time.perf_counter()))
         cpu_used = {k: v - cpu_start.get(k, 0.0) for k, v in cpu_seconds(server.pid).items()}

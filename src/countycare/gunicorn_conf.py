@@ -34,8 +34,8 @@ graceful_timeout = 30
 # idle. So, as nginx does (keepalive_requests), a connection is closed after about KEEPALIVE_REQUESTS requests
 # (its last answer says `Connection: close`); the client reconnects, every worker is woken for the new
 # connection, and the least busy one tends to take it. The count is spread from half to one and a half times
-# KEEPALIVE_REQUESTS by the client's address, so connections opened together do not all close together. One new
-# TCP connection per ~100 requests costs nothing measurable. docs/api.md, "Speed".
+# KEEPALIVE_REQUESTS by the client's address, so connections opened together do not all close together. The cost:
+# one new TCP connection per ~100 requests. docs/api.md, "Speed".
 KEEPALIVE_REQUESTS = int(os.environ.get("COUNTYCARE_WEB_KEEPALIVE_REQUESTS") or 100)
 
 
