@@ -508,10 +508,7 @@ def transition(*, user: Any, referral: Referral, action: str, expected_version: 
         referral.refresh_from_db()
     from_status = referral.status
     with transaction.atomic():
-        changes: dict[str, Any] = {"status": step.target, "version": F("version") + 1, "updated_at": now,
-                                   STAMP[step.target]: now}
-        if reason:
-            changes["status_reason"] = reason
+        changes = _status_changes(step, now, reason)
         won = _status_update(step, with_reason=bool(reason)).run(referral.pk, expected_version, now,
                                                                   *([reason] if reason else []))
         if not won:
@@ -551,6 +548,15 @@ _STATUS_UPDATES: dict[tuple[str, bool], compiled.CompiledUpdate] = {}
 _LINK_UPDATES: dict[tuple[str, ...], compiled.CompiledUpdate] = {}
 
 
+def _status_changes(step: workflow.Transition, now: dt.datetime, reason: str) -> dict[str, Any]:
+    """What a transition writes on the referral: its status, version, stamps and the reason when one is given."""
+    changes: dict[str, Any] = {"status": step.target, "version": F("version") + 1, "updated_at": now,
+                               STAMP[step.target]: now}
+    if reason:
+        changes["status_reason"] = reason
+    return changes
+
+
 def _status_update(step: workflow.Transition, *, with_reason: bool) -> compiled.CompiledUpdate:
     """`run(pk, expected_version, now[, reason])`: the status change if the version and status are as read."""
     key = (step.action, with_reason)
@@ -558,9 +564,8 @@ def _status_update(step: workflow.Transition, *, with_reason: bool) -> compiled.
         field = Referral._meta.get_field
 
         def build(pk: int, version: int, now: dt.datetime, reason: str = "") -> tuple[Any, dict[str, Any]]:
-            changes = {"status": step.target, "version": F("version") + 1, "updated_at": now,
-                       STAMP[step.target]: now, **({"status_reason": reason} if with_reason else {})}
-            return Referral.objects.filter(pk=pk, version=version, status__in=step.sources), changes
+            return (Referral.objects.filter(pk=pk, version=version, status__in=step.sources),
+                    _status_changes(step, now, reason))
 
         _STATUS_UPDATES[key] = compiled.CompiledUpdate(
             build, field("id"), field("version"), field("updated_at"), *([field("status_reason")] * with_reason))
